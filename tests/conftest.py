@@ -1,0 +1,12 @@
+"""Shared test set-up: a non-interactive matplotlib backend and seeded generators."""
+import os
+
+os.environ.setdefault("MPLBACKEND", "Agg")
+
+import numpy as np
+import pytest
+
+
+@pytest.fixture
+def rng():
+    return np.random.default_rng(231)
