@@ -79,7 +79,6 @@ def ensure_env(extras: list[str]) -> Path:
         return py
     spec = f".[{','.join(extras)}]"
     _say(f"installing the workbook and its dependencies ({spec}); this happens once ...")
-    subprocess.run([str(py), "-m", "pip", "install", "--quiet", "--upgrade", "pip"], check=True, cwd=ROOT)
     subprocess.run([str(py), "-m", "pip", "install", "--quiet", "-e", spec], check=True, cwd=ROOT)
     STAMP.write_text(key + "\n")
     _say("environment ready")
