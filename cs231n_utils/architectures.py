@@ -1,0 +1,842 @@
+"""Per-layer calculators for the classic ConvNets (经典卷积网络): AlexNet ... ShuffleNet.
+
+Every network is written down as a short declarative *spec* (a list of `Conv`, `Pool`,
+`Linear`, `Concat`, `Residual` ... objects). `summarize(name)` walks the spec with the shape
+arithmetic of `cs231n_utils.shapes` and returns one row per layer:
+
+    name, kind, output shape (C, H, W), parameters, multiply-adds (MACs), activation bytes
+
+Conventions (the same ones torchvision uses for its published figures):
+
+* parameters = every learned number: conv/FC weights and biases, and the two learned
+  vectors (gamma, beta) of each batch-norm layer. Running means/variances are not parameters.
+* MACs (multiply-accumulates, 乘加) are counted for convolutions and fully connected layers
+  only: a conv producing a C' x H' x W' output from C input channels with K x K filters in
+  G groups costs  C' * H' * W' * (C / G) * K * K  MACs; an FC layer n_in -> n_out costs
+  n_in * n_out. Pooling, batch norm, ReLU and residual additions are not counted (they are
+  about 1% of the total). torchvision calls these numbers "GFLOPS"; they are multiply-adds.
+* activation bytes = the number of values a row outputs times 4 (float32). ReLU and batch
+  norm are folded into the conv row before them (they can run in place), so each row stores
+  one output. The first row is the input image itself, as in the CS231n VGG table.
+
+Where torchvision ships the model (AlexNet, VGG16, GoogLeNet, ResNet-18/50/152, MobileNet v2,
+ShuffleNet v2 1.0x) the spec follows torchvision's variant, so the parameter totals equal its
+published counts exactly. MobileNet v1 and ZFNet follow their papers. `NOTES[name]` says where
+a spec differs from the paper.
+
+    >>> s = summarize("vgg16")
+    >>> s.total_params
+    138357544
+"""
+from __future__ import annotations
+
+import html
+import math
+from dataclasses import dataclass, field
+from typing import Iterable, Sequence, Union
+
+from .shapes import conv_output_size, pool_output_size
+
+__all__ = ["Conv", "Pool", "AdaptiveAvgPool", "Linear", "Concat", "Residual", "NetSpec",
+           "Row", "Summary", "conv_layer_cost", "summarize", "spec", "available", "NOTES",
+           "published", "reference", "vgg16_cs231n_breakdown", "inception_module_cost",
+           "separable_conv_cost", "published_table"]
+
+_BYTES_PER_VALUE = 4  # float32
+
+Shape = tuple  # (C, H, W) for feature maps, (F,) after an FC layer
+
+
+# ----------------------------------------------------------------------------- layer specs
+@dataclass(frozen=True)
+class Conv:
+    """A convolution (卷积层), optionally followed by batch norm (and a ReLU, which is free).
+
+    out_channels: number of filters; kernel: filter size K (square); stride, pad, dilation as
+    in `shapes.conv_output_size`; groups G (G = in_channels is a depthwise conv, 逐通道卷积);
+    bias: whether the conv has its own bias; bn: a batch-norm layer follows (2 * out_channels
+    parameters); rounding: "exact" / "floor" / "ceil" (None = the network's default).
+    """
+    name: str
+    out_channels: int
+    kernel: int
+    stride: int = 1
+    pad: int = 0
+    bias: bool = True
+    bn: bool = False
+    groups: int = 1
+    dilation: int = 1
+    rounding: str | None = None
+
+
+@dataclass(frozen=True)
+class Pool:
+    """Max or average pooling (池化层) with window `kernel`, `stride` (default = kernel), `pad`."""
+    name: str
+    kernel: int
+    stride: int | None = None
+    pad: int = 0
+    mode: str = "max"
+    rounding: str | None = None
+
+
+@dataclass(frozen=True)
+class AdaptiveAvgPool:
+    """Average pooling to a fixed `output_size` x `output_size` grid (1 = global average pooling,
+    全局平均池化). When the input already has that size it is the identity and adds no row."""
+    name: str
+    output_size: int = 1
+
+
+@dataclass(frozen=True)
+class Linear:
+    """Fully connected layer (全连接层): flattens its input, then n_in -> out_features.
+
+    `in_features`, when given, is checked against the flattened input so that a spec built for
+    another input size fails with a message naming this layer instead of silently growing.
+    """
+    name: str
+    out_features: int
+    bias: bool = True
+    in_features: int | None = None
+
+
+@dataclass(frozen=True)
+class Concat:
+    """Parallel branches whose outputs are stacked along the channel axis (Inception, ShuffleNet).
+
+    branches: one tuple of layers per branch (an empty tuple is the identity).
+    split:    the input's channels are split evenly between the branches instead of each branch
+              seeing all of them (ShuffleNet v2's channel split).
+    shuffle:  groups for a channel shuffle (通道混洗) after the concatenation (0 = none).
+    """
+    name: str
+    branches: tuple
+    split: bool = False
+    shuffle: int = 0
+
+
+@dataclass(frozen=True)
+class Residual:
+    """y = body(x) + shortcut(x) (残差连接). An empty `shortcut` is the identity."""
+    name: str
+    body: tuple
+    shortcut: tuple = ()
+
+
+Layer = Union[Conv, Pool, AdaptiveAvgPool, Linear, Concat, Residual]
+
+
+@dataclass(frozen=True)
+class NetSpec:
+    """A whole network: a name, its stages (group name, layers) and the default rounding."""
+    name: str
+    stages: tuple  # ((group name, (layer, ...)), ...)
+    rounding: str = "floor"
+    source: str = ""
+
+
+# ----------------------------------------------------------------------------- results
+@dataclass(frozen=True)
+class Row:
+    """One layer of a summary. `output_shape` is (C, H, W) or (F,)."""
+    name: str
+    kind: str
+    output_shape: tuple
+    params: int
+    macs: int
+    activation_bytes: int
+    group: str = ""
+
+    @property
+    def activations(self) -> int:
+        """Number of output values."""
+        return math.prod(self.output_shape)
+
+
+def _fmt_shape(shape: Sequence[int]) -> str:
+    return "x".join(str(int(v)) for v in shape)
+
+
+def _si(n: float, unit: str = "") -> str:
+    for div, suffix in ((1e9, "G"), (1e6, "M"), (1e3, "K")):
+        if abs(n) >= div:
+            return f"{n / div:.2f}{suffix}{unit}"
+    return f"{int(n)}{unit}"
+
+
+def _mb(nbytes: int) -> str:
+    return f"{nbytes / 1e6:.1f} MB"  # decimal megabytes, 1 MB = 10^6 bytes
+
+
+@dataclass
+class Summary:
+    """Per-layer rows and totals of one network.
+
+    rows: list of `Row`; total_params, total_macs, total_activation_bytes: ints (the input
+    image's bytes are included in the activations, as in CS231n's VGG table).
+    """
+    name: str
+    input_shape: tuple
+    rows: list = field(default_factory=list)
+    note: str = ""
+
+    @property
+    def total_params(self) -> int:
+        return sum(r.params for r in self.rows)
+
+    @property
+    def total_macs(self) -> int:
+        return sum(r.macs for r in self.rows)
+
+    @property
+    def total_activation_bytes(self) -> int:
+        return sum(r.activation_bytes for r in self.rows)
+
+    @property
+    def total_activations(self) -> int:
+        return sum(r.activations for r in self.rows)
+
+    @property
+    def output_shape(self) -> tuple:
+        return self.rows[-1].output_shape
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def __repr__(self) -> str:
+        return (f"Summary({self.name!r}: {len(self.rows)} rows, {self.total_params:,} params, "
+                f"{self.total_macs / 1e9:.3f} GMACs, {_mb(self.total_activation_bytes)} activations)")
+
+    def row(self, name: str) -> Row:
+        """The row called `name` (KeyError listing similar names if absent)."""
+        for r in self.rows:
+            if r.name == name:
+                return r
+        close = [r.name for r in self.rows if name.split(".")[0] in r.name][:5]
+        raise KeyError(f"{self.name} has no layer {name!r}" + (f"; similar: {close}" if close else ""))
+
+    def groups(self) -> list[dict]:
+        """Stage-level totals: one dict per group (name, rows, output shape, params, macs, bytes)."""
+        out: list[dict] = []
+        for r in self.rows:
+            if not out or out[-1]["group"] != r.group:
+                out.append({"group": r.group, "rows": 0, "params": 0, "macs": 0,
+                            "activation_bytes": 0, "output_shape": r.output_shape})
+            g = out[-1]
+            g["rows"] += 1
+            g["params"] += r.params
+            g["macs"] += r.macs
+            g["activation_bytes"] += r.activation_bytes
+            g["output_shape"] = r.output_shape
+        return out
+
+    def totals_line(self) -> str:
+        return (f"total: {self.total_params:,} params, {self.total_macs:,} MACs "
+                f"({self.total_macs / 1e9:.3f} G), activations {self.total_activations:,} values "
+                f"= {_mb(self.total_activation_bytes)} per image (float32)")
+
+    # -- text -----------------------------------------------------------------
+    def to_text(self, max_rows: int | None = 40) -> str:
+        """A fixed-width table. With more than `max_rows` rows, show the first and last
+        max_rows // 2 rows and a "... k rows ..." line in between (None = all rows)."""
+        header = f"{'layer':<28} {'kind':<10} {'output':>14} {'params':>12} {'MACs':>15} {'memory':>10}"
+        lines = [f"{self.name} on input {_fmt_shape(self.input_shape)}", header, "-" * len(header)]
+
+        def fmt(r: Row) -> str:
+            return (f"{r.name:<28} {r.kind:<10} {_fmt_shape(r.output_shape):>14} {r.params:>12,} "
+                    f"{r.macs:>15,} {_mb(r.activation_bytes):>10}")
+
+        rows = self.rows
+        if max_rows is not None and len(rows) > max_rows:
+            half = max(1, max_rows // 2)
+            lines += [fmt(r) for r in rows[:half]]
+            lines.append(f"... {len(rows) - 2 * half} rows ...")
+            lines += [fmt(r) for r in rows[-half:]]
+        else:
+            lines += [fmt(r) for r in rows]
+        lines.append("-" * len(header))
+        lines.append(self.totals_line())
+        return "\n".join(lines)
+
+    def __str__(self) -> str:
+        return self.to_text()
+
+    # -- html -----------------------------------------------------------------
+    def _html_table(self, rows: Iterable[Row]) -> str:
+        head = ("<tr><th>layer</th><th>kind</th><th>output</th><th>params</th>"
+                "<th>MACs</th><th>memory</th></tr>")
+        body = "".join(
+            f"<tr><td>{html.escape(r.name)}</td><td>{html.escape(r.kind)}</td>"
+            f"<td>{_fmt_shape(r.output_shape)}</td><td>{r.params:,}</td><td>{r.macs:,}</td>"
+            f"<td>{_mb(r.activation_bytes)}</td></tr>" for r in rows)
+        return f"<table>{head}{body}{self._html_total_row()}</table>"
+
+    def _html_total_row(self) -> str:
+        return (f"<tr><th>total</th><th></th><th>{_fmt_shape(self.output_shape)}</th>"
+                f"<th>{self.total_params:,}</th><th>{self.total_macs:,}</th>"
+                f"<th>{_mb(self.total_activation_bytes)}</th></tr>")
+
+    def to_html(self, max_rows: int = 40) -> str:
+        """HTML for the notebook: the full table for short nets; for deep nets a stage-level
+        table plus the full per-layer table inside a collapsible <details> element."""
+        title = (f"<p><b>{html.escape(self.name)}</b> on input {_fmt_shape(self.input_shape)}: "
+                 f"{self.total_params:,} parameters, {self.total_macs / 1e9:.3f} GMACs, "
+                 f"{_mb(self.total_activation_bytes)} of activations per image</p>")
+        if len(self.rows) <= max_rows:
+            return title + self._html_table(self.rows)
+        head = ("<tr><th>stage</th><th>layers</th><th>output</th><th>params</th>"
+                "<th>MACs</th><th>memory</th></tr>")
+        body = "".join(
+            f"<tr><td>{html.escape(g['group'])}</td><td>{g['rows']}</td>"
+            f"<td>{_fmt_shape(g['output_shape'])}</td><td>{g['params']:,}</td>"
+            f"<td>{g['macs']:,}</td><td>{_mb(g['activation_bytes'])}</td></tr>" for g in self.groups())
+        stages = f"<table>{head}{body}{self._html_total_row()}</table>"
+        full = (f"<details><summary>all {len(self.rows)} layers of {html.escape(self.name)}</summary>"
+                f"{self._html_table(self.rows)}</details>")
+        return title + stages + full
+
+    def _repr_html_(self) -> str:
+        return self.to_html()
+
+
+# ----------------------------------------------------------------------------- cost of one conv
+def _check_shape(input_shape) -> tuple:
+    try:
+        shape = tuple(int(v) for v in input_shape)
+    except TypeError:
+        raise TypeError(f"input_shape must be a tuple (C, H, W), got {input_shape!r}") from None
+    if len(shape) != 3 or min(shape) < 1:
+        raise ValueError(f"input_shape must be (C, H, W) with positive sizes, got {input_shape!r}")
+    return shape
+
+
+def _conv_cost(shape, out_channels, kernel, stride, pad, bias, groups, dilation, rounding, bn=False):
+    c, h, w = shape
+    if out_channels < 1:
+        raise ValueError(f"num_filters must be >= 1, got {out_channels}")
+    if groups < 1 or c % groups or out_channels % groups:
+        raise ValueError(f"groups={groups} must divide both the input channels ({c}) and the "
+                         f"number of filters ({out_channels}); e.g. groups=1 or groups={math.gcd(c, out_channels)}")
+    ho = conv_output_size(h, kernel, stride, pad, dilation, rounding)
+    wo = conv_output_size(w, kernel, stride, pad, dilation, rounding) if w != h else ho
+    per_filter = (c // groups) * kernel * kernel
+    params = out_channels * per_filter + (out_channels if bias else 0) + (2 * out_channels if bn else 0)
+    macs = out_channels * ho * wo * per_filter
+    return (out_channels, ho, wo), params, macs
+
+
+def conv_layer_cost(input_shape, num_filters, filter_size, stride=1, pad=0, bias=True, groups=1,
+                    dilation=1):
+    """Output shape, parameter count and multiply-adds of one convolution layer.
+
+    input_shape: (C, H, W); num_filters: F; filter_size: K (square K x K filters);
+    stride S, zero padding P on each side, dilation D; groups G splits the C input channels and
+    the F filters into G groups (G = C = F is a depthwise convolution).
+
+    Returns (out_shape, params, macs) with
+        out_shape = (F, H', W'),  H' = (H + 2P - D*(K-1) - 1)/S + 1  (must be an integer)
+        params    = F * (C/G) * K * K  + F (if bias)
+        macs      = F * H' * W' * (C/G) * K * K
+    Raises ValueError (from `shapes.conv_output_size`) when the setting does not fit, or when G
+    does not divide C and F.
+
+    >>> conv_layer_cost((3, 32, 32), 10, 5, stride=1, pad=2)
+    ((10, 32, 32), 760, 768000)
+    """
+    shape = _check_shape(input_shape)
+    for name, value in (("num_filters", num_filters), ("filter_size", filter_size), ("stride", stride),
+                        ("pad", pad), ("groups", groups), ("dilation", dilation)):
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise TypeError(f"{name} must be an integer, got {value!r}")
+    return _conv_cost(shape, num_filters, filter_size, stride, pad, bool(bias), groups, dilation, "exact")
+
+
+# ----------------------------------------------------------------------------- the walker
+def _kind_of_conv(layer: Conv, c_in: int) -> str:
+    if layer.groups == 1:
+        base = "conv"
+    elif layer.groups == c_in == layer.out_channels:
+        base = "dwconv"
+    else:
+        base = "gconv"
+    return base + ("+bn" if layer.bn else "")
+
+
+class _Walker:
+    def __init__(self, rounding: str, biases: bool):
+        self.rounding = rounding
+        self.biases = biases
+        self.rows: list[Row] = []
+
+    def add(self, name, kind, shape, params, macs, group):
+        self.rows.append(Row(name, kind, tuple(shape), int(params), int(macs),
+                             int(math.prod(shape)) * _BYTES_PER_VALUE, group))
+
+    def walk(self, layers, shape, prefix, group):
+        for layer in layers:
+            shape = self.layer(layer, shape, prefix, group)
+        return shape
+
+    def layer(self, layer, shape, prefix, group):
+        name = prefix + layer.name
+        try:
+            return self._layer(layer, shape, name, group)
+        except (ValueError, TypeError) as exc:
+            msg = str(exc)
+            if msg.startswith("layer "):
+                raise type(exc)(msg) from None
+            where = _fmt_shape(shape)
+            raise type(exc)(f"layer {name!r} ({type(layer).__name__}) on input {where}: {msg}") from None
+
+    def _layer(self, layer, shape, name, group):
+        if isinstance(layer, Conv):
+            if len(shape) != 3:
+                raise ValueError(f"a conv needs a (C, H, W) input, got {shape}")
+            out, params, macs = _conv_cost(shape, layer.out_channels, layer.kernel, layer.stride,
+                                           layer.pad, layer.bias and self.biases, layer.groups,
+                                           layer.dilation, layer.rounding or self.rounding, layer.bn)
+            self.add(name, _kind_of_conv(layer, shape[0]), out, params, macs, group)
+            return out
+        if isinstance(layer, Pool):
+            if len(shape) != 3:
+                raise ValueError(f"pooling needs a (C, H, W) input, got {shape}")
+            rounding = layer.rounding or self.rounding
+            c, h, w = shape
+            ho = pool_output_size(h, layer.kernel, layer.stride, layer.pad, rounding)
+            wo = pool_output_size(w, layer.kernel, layer.stride, layer.pad, rounding)
+            out = (c, ho, wo)
+            self.add(name, f"{layer.mode}pool", out, 0, 0, group)
+            return out
+        if isinstance(layer, AdaptiveAvgPool):
+            if len(shape) != 3:
+                raise ValueError(f"pooling needs a (C, H, W) input, got {shape}")
+            out = (shape[0], layer.output_size, layer.output_size)
+            if out != tuple(shape):
+                self.add(name, "gap" if layer.output_size == 1 else "avgpool", out, 0, 0, group)
+            return out
+        if isinstance(layer, Linear):
+            n_in = math.prod(shape)
+            if layer.in_features is not None and n_in != layer.in_features:
+                raise ValueError(f"expects {layer.in_features:,} inputs but the flattened input "
+                                 f"{_fmt_shape(shape)} has {n_in:,}; the spec assumes another input "
+                                 f"size (try input_shape=(3, 224, 224))")
+            n_out = layer.out_features
+            params = n_in * n_out + (n_out if layer.bias and self.biases else 0)
+            self.add(name, "fc", (n_out,), params, n_in * n_out, group)
+            return (n_out,)
+        if isinstance(layer, Concat):
+            return self._concat(layer, shape, name, group)
+        if isinstance(layer, Residual):
+            body = self.walk(layer.body, shape, name + ".", group)
+            short = self.walk(layer.shortcut, shape, name + ".", group)
+            if tuple(body) != tuple(short):
+                raise ValueError(f"residual branch gives {_fmt_shape(body)} but the shortcut gives "
+                                 f"{_fmt_shape(short)}; they must match to be added (use a 1x1 conv "
+                                 f"with the same stride as a projection shortcut)")
+            self.add(name + ".add", "add", body, 0, 0, group)
+            return body
+        raise TypeError(f"unknown layer type {type(layer).__name__}")
+
+    def _concat(self, layer, shape, name, group):
+        if len(shape) != 3:
+            raise ValueError(f"concat needs a (C, H, W) input, got {shape}")
+        n = len(layer.branches)
+        c, h, w = shape
+        if layer.split:
+            if c % n:
+                raise ValueError(f"cannot split {c} channels evenly into {n} branches")
+            branch_in = (c // n, h, w)
+        else:
+            branch_in = tuple(shape)
+        outs = [self.walk(b, branch_in, f"{name}.b{i + 1}.", group)
+                for i, b in enumerate(layer.branches)]
+        spatial = {tuple(o[1:]) for o in outs}
+        if any(len(o) != 3 for o in outs) or len(spatial) != 1:
+            shapes = ", ".join(_fmt_shape(o) for o in outs)
+            raise ValueError(f"branch outputs {shapes} differ in height/width and cannot be "
+                             f"concatenated along channels")
+        out = (sum(o[0] for o in outs),) + outs[0][1:]
+        if layer.shuffle and out[0] % layer.shuffle:
+            raise ValueError(f"channel shuffle with {layer.shuffle} groups needs channels divisible "
+                             f"by {layer.shuffle}, got {out[0]}")
+        self.add(name + ".concat", "concat" + ("+shuffle" if layer.shuffle else ""), out, 0, 0, group)
+        return out
+
+
+# ----------------------------------------------------------------------------- the networks
+def _alexnet() -> NetSpec:
+    return NetSpec("alexnet", (
+        ("features", (
+            Conv("conv1", 64, 11, 4, 2), Pool("pool1", 3, 2),
+            Conv("conv2", 192, 5, 1, 2), Pool("pool2", 3, 2),
+            Conv("conv3", 384, 3, 1, 1), Conv("conv4", 256, 3, 1, 1), Conv("conv5", 256, 3, 1, 1),
+            Pool("pool5", 3, 2), AdaptiveAvgPool("avgpool", 6))),
+        ("classifier", (Linear("fc6", 4096, in_features=9216), Linear("fc7", 4096),
+                        Linear("fc8", 1000))),
+    ), rounding="floor", source="torchvision.models.alexnet (after Krizhevsky 2014, 'One weird trick')")
+
+
+def _zfnet() -> NetSpec:
+    # Zeiler & Fergus (2013), Fig. 3: 224 -> 110 -> 55 -> 26 -> 13 -> 13 -> 13 -> 6.
+    # The paper gives the shapes, not the padding: pad=1 + floor reproduces 110, and
+    # Caffe-style ceil pooling reproduces 55 and 13. Contrast normalisation has no parameters.
+    return NetSpec("zfnet", (
+        ("layer1", (Conv("conv1", 96, 7, 2, 1, rounding="floor"), Pool("pool1", 3, 2, rounding="ceil"))),
+        ("layer2", (Conv("conv2", 256, 5, 2, 0), Pool("pool2", 3, 2, rounding="ceil"))),
+        ("layer3-5", (Conv("conv3", 384, 3, 1, 1), Conv("conv4", 384, 3, 1, 1),
+                      Conv("conv5", 256, 3, 1, 1), Pool("pool5", 3, 2))),
+        ("classifier", (Linear("fc6", 4096, in_features=9216), Linear("fc7", 4096),
+                        Linear("fc8", 1000))),
+    ), rounding="exact", source="Zeiler & Fergus 2013, arXiv:1311.2901, Fig. 3")
+
+
+def _vgg16() -> NetSpec:
+    stages = []
+    cin_cfg = [(1, 64, 2), (2, 128, 2), (3, 256, 3), (4, 512, 3), (5, 512, 3)]
+    for block, width, n in cin_cfg:
+        layers = tuple(Conv(f"conv{block}_{i + 1}", width, 3, 1, 1) for i in range(n))
+        stages.append((f"block{block}", layers + (Pool(f"pool{block}", 2, 2),)))
+    stages.append(("classifier", (AdaptiveAvgPool("avgpool", 7),
+                                  Linear("fc6", 4096, in_features=25088), Linear("fc7", 4096),
+                                  Linear("fc8", 1000))))
+    return NetSpec("vgg16", tuple(stages), rounding="floor",
+                   source="torchvision.models.vgg16 (configuration D of Simonyan & Zisserman 2014)")
+
+
+def _bc(name, out, k, stride=1, pad=0, groups=1):
+    """torchvision's conv-bn block: conv without bias, then batch norm."""
+    return Conv(name, out, k, stride, pad, bias=False, bn=True, groups=groups)
+
+
+def _inception(name, c1, c3r, c3, c5r, c5, pp, five=3):
+    # torchvision's "5x5" branch really uses a 3x3 conv (pytorch/vision issue #906); five=5 gives the paper's
+    return Concat(name, (
+        (_bc("1x1", c1, 1),),
+        (_bc("3x3_reduce", c3r, 1), _bc("3x3", c3, 3, 1, 1)),
+        (_bc("5x5_reduce", c5r, 1), _bc("5x5", c5, five, 1, five // 2)),
+        (Pool("pool", 3, 1, 1, rounding="ceil"), _bc("pool_proj", pp, 1)),
+    ))
+
+
+def _googlenet() -> NetSpec:
+    return NetSpec("googlenet", (
+        ("stem", (_bc("conv1", 64, 7, 2, 3), Pool("maxpool1", 3, 2, rounding="ceil"),
+                  _bc("conv2", 64, 1), _bc("conv3", 192, 3, 1, 1),
+                  Pool("maxpool2", 3, 2, rounding="ceil"))),
+        ("inception3", (_inception("inception3a", 64, 96, 128, 16, 32, 32),
+                        _inception("inception3b", 128, 128, 192, 32, 96, 64),
+                        Pool("maxpool3", 3, 2, rounding="ceil"))),
+        ("inception4", (_inception("inception4a", 192, 96, 208, 16, 48, 64),
+                        _inception("inception4b", 160, 112, 224, 24, 64, 64),
+                        _inception("inception4c", 128, 128, 256, 24, 64, 64),
+                        _inception("inception4d", 112, 144, 288, 32, 64, 64),
+                        _inception("inception4e", 256, 160, 320, 32, 128, 128),
+                        Pool("maxpool4", 2, 2, rounding="ceil"))),
+        ("inception5", (_inception("inception5a", 256, 160, 320, 32, 128, 128),
+                        _inception("inception5b", 384, 192, 384, 48, 128, 128))),
+        ("head", (AdaptiveAvgPool("avgpool", 1), Linear("fc", 1000))),
+    ), rounding="floor", source="torchvision.models.googlenet (no auxiliary heads)")
+
+
+def _basic_block(name, cin, planes, stride):
+    body = (_bc("conv1", planes, 3, stride, 1), _bc("conv2", planes, 3, 1, 1))
+    short = (_bc("downsample", planes, 1, stride),) if stride != 1 or cin != planes else ()
+    return Residual(name, body, short), planes
+
+
+def _bottleneck(name, cin, planes, stride):
+    out = planes * 4
+    # torchvision's "ResNet v1.5": the stride sits on the 3x3 conv (the paper puts it on the first 1x1)
+    body = (_bc("conv1", planes, 1), _bc("conv2", planes, 3, stride, 1), _bc("conv3", out, 1))
+    short = (_bc("downsample", out, 1, stride),) if stride != 1 or cin != out else ()
+    return Residual(name, body, short), out
+
+
+def _resnet(name, block, counts) -> NetSpec:
+    stages = [("stem", (_bc("conv1", 64, 7, 2, 3), Pool("maxpool", 3, 2, 1)))]
+    cin = 64
+    for i, (planes, n) in enumerate(zip((64, 128, 256, 512), counts)):
+        blocks = []
+        for j in range(n):
+            stride = 2 if (i > 0 and j == 0) else 1
+            b, cin = block(f"layer{i + 1}.{j}", cin, planes, stride)
+            blocks.append(b)
+        stages.append((f"layer{i + 1}", tuple(blocks)))
+    stages.append(("head", (AdaptiveAvgPool("avgpool", 1), Linear("fc", 1000))))
+    return NetSpec(name, tuple(stages), rounding="floor", source=f"torchvision.models.{name}")
+
+
+def _mobilenet_v1() -> NetSpec:
+    # Howard et al. 2017, Table 1. Every conv is followed by batch norm and ReLU (no conv bias).
+    # Table 1 prints the 13th depthwise conv as "s2", but its input and output are both 7x7:
+    # every implementation uses stride 1 there, and so do we.
+    cfg = [(64, 1), (128, 2), (128, 1), (256, 2), (256, 1), (512, 2)] + [(512, 1)] * 5 + \
+          [(1024, 2), (1024, 1)]
+    stages = [("stem", (_bc("conv1", 32, 3, 2, 1),))]
+    cin = 32
+    layers = []
+    for i, (cout, s) in enumerate(cfg):
+        layers += [_bc(f"block{i + 1}.dw", cin, 3, s, 1, groups=cin), _bc(f"block{i + 1}.pw", cout, 1)]
+        cin = cout
+    stages.append(("separable", tuple(layers)))
+    stages.append(("head", (AdaptiveAvgPool("avgpool", 1), Linear("fc", 1000))))
+    return NetSpec("mobilenet_v1", tuple(stages), rounding="floor",
+                   source="Howard et al. 2017, arXiv:1704.04861, Table 1 (1.0 MobileNet-224)")
+
+
+def _mobilenet_v2() -> NetSpec:
+    settings = [(1, 16, 1, 1), (6, 24, 2, 2), (6, 32, 3, 2), (6, 64, 4, 2), (6, 96, 3, 1),
+                (6, 160, 3, 2), (6, 320, 1, 1)]
+    stages = [("stem", (_bc("conv1", 32, 3, 2, 1),))]
+    cin = 32
+    k = 0
+    for t, c, n, s in settings:
+        blocks = []
+        for j in range(n):
+            stride = s if j == 0 else 1
+            hidden = cin * t
+            body = ((_bc("expand", hidden, 1),) if t != 1 else ()) + (
+                _bc("dw", hidden, 3, stride, 1, groups=hidden), _bc("project", c, 1))
+            k += 1
+            if stride == 1 and cin == c:
+                blocks.append(Residual(f"block{k}", body))
+            else:
+                blocks.extend(_prefixed(f"block{k}", body))
+            cin = c
+        stages.append((f"bottleneck_t{t}_c{c}", tuple(blocks)))
+    stages.append(("head", (_bc("conv_last", 1280, 1), AdaptiveAvgPool("avgpool", 1),
+                            Linear("fc", 1000))))
+    return NetSpec("mobilenet_v2", tuple(stages), rounding="floor",
+                   source="torchvision.models.mobilenet_v2")
+
+
+def _prefixed(prefix: str, layers: tuple) -> list:
+    """Rename layers as prefix.name (for blocks without a shortcut)."""
+    out = []
+    for layer in layers:
+        fields = dict(layer.__dict__)
+        fields["name"] = f"{prefix}.{layer.name}"
+        out.append(type(layer)(**fields))
+    return out
+
+
+def _shuffle_unit(name, cin, cout, stride):
+    bf = cout // 2
+    if stride == 1:
+        if cin != cout:
+            raise ValueError(f"{name}: a stride-1 ShuffleNet unit keeps the channels ({cin} != {cout})")
+        branch2 = (_bc("pw1", bf, 1), _bc("dw", bf, 3, 1, 1, groups=bf), _bc("pw2", bf, 1))
+        return Concat(name, ((), branch2), split=True, shuffle=2)
+    branch1 = (_bc("dw", cin, 3, stride, 1, groups=cin), _bc("pw", bf, 1))
+    branch2 = (_bc("pw1", bf, 1), _bc("dw", bf, 3, stride, 1, groups=bf), _bc("pw2", bf, 1))
+    return Concat(name, (branch1, branch2), shuffle=2)
+
+
+def _shufflenet_v2_x1_0() -> NetSpec:
+    stages = [("stem", (_bc("conv1", 24, 3, 2, 1), Pool("maxpool", 3, 2, 1)))]
+    cin = 24
+    for i, (cout, n) in enumerate(zip((116, 232, 464), (4, 8, 4))):
+        units = []
+        for j in range(n):
+            units.append(_shuffle_unit(f"stage{i + 2}.{j}", cin, cout, 2 if j == 0 else 1))
+            cin = cout
+        stages.append((f"stage{i + 2}", tuple(units)))
+    stages.append(("head", (_bc("conv5", 1024, 1), AdaptiveAvgPool("avgpool", 1), Linear("fc", 1000))))
+    return NetSpec("shufflenet_v2_x1_0", tuple(stages), rounding="floor",
+                   source="torchvision.models.shufflenet_v2_x1_0")
+
+
+_BUILDERS = {
+    "alexnet": _alexnet,
+    "zfnet": _zfnet,
+    "vgg16": _vgg16,
+    "googlenet": _googlenet,
+    "resnet18": lambda: _resnet("resnet18", _basic_block, (2, 2, 2, 2)),
+    "resnet50": lambda: _resnet("resnet50", _bottleneck, (3, 4, 6, 3)),
+    "resnet152": lambda: _resnet("resnet152", _bottleneck, (3, 8, 36, 3)),
+    "mobilenet_v1": _mobilenet_v1,
+    "mobilenet_v2": _mobilenet_v2,
+    "shufflenet_v2_x1_0": _shufflenet_v2_x1_0,
+}
+
+# Where each spec stands relative to its paper (shown in the notebook).
+NOTES = {
+    "alexnet": "torchvision's AlexNet is the single-GPU variant of Krizhevsky's 'One weird trick' "
+               "(2014): 64-192-384-256-256 filters instead of the paper's 96-256-384-384-256, no "
+               "local response normalisation, and an adaptive 6x6 average pool before fc6.",
+    "zfnet": "Follows Zeiler & Fergus 2013 Fig. 3 (7x7 stride-2 first layer, 96-256-384-384-256 "
+             "filters, dense layers 3-5). The paper gives no parameter total; the padding of "
+             "layer 1 (1) and ceil-mode pooling are chosen to reproduce the figure's sizes.",
+    "vgg16": "Configuration D of Simonyan & Zisserman 2014, as in torchvision (plus an adaptive 7x7 "
+             "average pool that is the identity at 224x224).",
+    "googlenet": "torchvision's GoogLeNet adds batch norm after every conv (convs have no bias), "
+                 "uses a 3x3 conv where the paper's branch has 5x5 (a known quirk, pytorch/vision "
+                 "#906), and is counted without the two auxiliary classifiers.",
+    "resnet18": "As in the paper (He et al. 2015, Table 1).",
+    "resnet50": "torchvision's ResNet-50 is 'v1.5': the stride-2 of each downsampling bottleneck sits "
+                "on the 3x3 conv, not the first 1x1, which raises the cost from the paper's 3.8 to "
+                "4.1 GMACs with the same parameters.",
+    "resnet152": "ResNet v1.5 like resnet50 (paper: 11.3 GMACs).",
+    "mobilenet_v1": "Howard et al. 2017, Table 1, width 1.0, 224x224; the 13th depthwise conv uses "
+                    "stride 1 (Table 1's 's2' there cannot give its stated 7x7 output).",
+    "mobilenet_v2": "As in torchvision (width 1.0): the paper reports 3.4M parameters and 300M "
+                    "multiply-adds.",
+    "shufflenet_v2_x1_0": "As in torchvision (1.0x): the paper reports 146 MFLOPs (multiply-adds).",
+}
+
+_PUBLISHED_ASSET = "architectures_published.json"
+
+
+def published(name: str | None = None) -> dict:
+    """Published figures from `assets/architectures_published.json`, with their sources.
+
+    For each network: "display", "year", "torchvision" (None when torchvision does not ship
+    it; else "weights", "params", "gmacs" = its "GFLOPS", which are multiply-adds, "acc1",
+    "acc5") and "paper" ("citation", "params", "gmacs", "top1", "where"; None = not stated).
+    `name=None` returns the dict for every network.
+    """
+    import json
+
+    from .paths import asset
+
+    data = json.loads(asset(_PUBLISHED_ASSET).read_text(encoding="utf-8"))["networks"]
+    if name is None:
+        return data
+    key = spec(name).name
+    return data[key]
+
+
+def reference(name: str) -> dict:
+    """The figures our totals are compared with: torchvision's when it ships the model, else the
+    paper's. Returns {"params", "gmacs", "top1", "source"} (None where the source is silent)."""
+    pub = published(name)
+    tv = pub["torchvision"]
+    if tv is not None:
+        return {"params": tv["params"], "gmacs": tv["gmacs"], "top1": tv["acc1"],
+                "source": f"torchvision {tv['weights']}"}
+    paper = pub["paper"]
+    return {"params": paper["params"], "gmacs": paper["gmacs"], "top1": paper["top1"],
+            "source": paper["citation"].split(",")[0] + " (paper)"}
+
+
+def available() -> list[str]:
+    """Names accepted by `summarize` and `spec`, oldest network first."""
+    return list(_BUILDERS)
+
+
+def spec(name: str) -> NetSpec:
+    """The declarative spec of a network (see `available()`)."""
+    key = str(name).lower().replace("-", "").replace(" ", "")
+    aliases = {"resnet-18": "resnet18", "vgg": "vgg16", "inception_v1": "googlenet",
+               "shufflenet_v2": "shufflenet_v2_x1_0", "shufflenetv2": "shufflenet_v2_x1_0",
+               "mobilenetv1": "mobilenet_v1", "mobilenetv2": "mobilenet_v2"}
+    key = aliases.get(key, key)
+    if key not in _BUILDERS:
+        raise ValueError(f"unknown network {name!r}; available: {', '.join(available())}")
+    return _BUILDERS[key]()
+
+
+def summarize(name: Union[str, NetSpec], input_shape=(3, 224, 224), *, biases: bool = True) -> Summary:
+    """Per-layer rows and totals for a network name (see `available()`) or a `NetSpec`.
+
+    input_shape: (C, H, W) of one image. biases=False leaves out every conv/FC bias (CS231n's
+    VGG table counts weights only). Raises ValueError naming the layer when the spec does not
+    fit the input (e.g. a stride that does not divide, or an FC layer expecting another size).
+    """
+    net = name if isinstance(name, NetSpec) else spec(name)
+    shape = _check_shape(input_shape)
+    walker = _Walker(net.rounding, biases)
+    walker.add("input", "input", shape, 0, 0, "input")
+    for group, layers in net.stages:
+        shape = walker.walk(layers, shape, "", group)
+    note = NOTES.get(net.name, "")
+    return Summary(net.name, tuple(input_shape), walker.rows, note)
+
+
+def published_table(names: Sequence[str] | None = None) -> list[dict]:
+    """Our totals next to the published ones, one dict per network:
+    name, params, published_params, params_diff (exact difference or None), gmacs,
+    published_gmacs, macs_diff_pct, top1, source."""
+    out = []
+    for name in names or available():
+        s = summarize(name)
+        pub = reference(name)
+        gmacs = s.total_macs / 1e9
+        out.append({
+            "name": name, "params": s.total_params, "published_params": pub["params"],
+            "params_diff": None if pub["params"] is None else s.total_params - pub["params"],
+            "gmacs": gmacs, "published_gmacs": pub["gmacs"],
+            "macs_diff_pct": None if pub["gmacs"] is None else 100 * (gmacs - pub["gmacs"]) / pub["gmacs"],
+            "top1": pub["top1"], "source": pub["source"],
+        })
+    return out
+
+
+# ----------------------------------------------------------------------------- teaching helpers
+def vgg16_cs231n_breakdown(biases: bool = False) -> dict:
+    """CS231n's VGG16 table: per layer, activation memory (values) and parameters.
+
+    Returns {"rows": [(label, output shape, activations, params), ...], "total_activations",
+    "total_params", "forward_bytes"} with labels in the course's style ("CONV3-64", "POOL2",
+    "FC-4096"). By default biases are left out, as in the course notes (138,344,128 weights);
+    biases=True gives torchvision's 138,357,544.
+    """
+    s = summarize("vgg16", biases=biases)
+    rows = []
+    for r in s.rows:
+        if r.kind == "input":
+            label = "INPUT"
+        elif r.kind == "conv":
+            label = f"CONV3-{r.output_shape[0]}"
+        elif r.kind == "maxpool":
+            label = "POOL2"
+        elif r.kind == "fc":
+            label = f"FC-{r.output_shape[0]}"
+        else:  # the identity adaptive pool adds no row; anything else would be a spec change
+            label = r.kind.upper()
+        rows.append((label, r.output_shape, r.activations, r.params))
+    return {"rows": rows, "total_activations": s.total_activations, "total_params": s.total_params,
+            "forward_bytes": s.total_activation_bytes}
+
+
+def inception_module_cost(input_shape, c1, c3r, c3, c5r, c5, pool_proj, bottlenecks: bool = True,
+                          five: int = 5) -> Summary:
+    """Cost of one Inception module (GoogLeNet paper's version: real 5x5 branch, conv biases,
+    no batch norm). With bottlenecks=False the 1x1 reductions (1x1 瓶颈卷积) in front of the 3x3 and
+    5x5 convs and after the pool are dropped, so those convs see all input channels - the
+    "naive" module of Szegedy et al. Fig. 2(a)."""
+    shape = _check_shape(input_shape)
+    if bottlenecks:
+        module = Concat("inception", (
+            (Conv("1x1", c1, 1),),
+            (Conv("3x3_reduce", c3r, 1), Conv("3x3", c3, 3, 1, 1)),
+            (Conv("5x5_reduce", c5r, 1), Conv(f"{five}x{five}", c5, five, 1, five // 2)),
+            (Pool("pool", 3, 1, 1), Conv("pool_proj", pool_proj, 1)),
+        ))
+    else:
+        module = Concat("inception_naive", (
+            (Conv("1x1", c1, 1),),
+            (Conv("3x3", c3, 3, 1, 1),),
+            (Conv(f"{five}x{five}", c5, five, 1, five // 2),),
+            (Pool("pool", 3, 1, 1),),
+        ))
+    net = NetSpec(module.name, (("module", (module,)),), rounding="exact")
+    return summarize(net, shape)
+
+
+def separable_conv_cost(input_shape, num_filters, filter_size, stride=1, pad=None) -> dict:
+    """Standard K x K conv vs depthwise-separable conv (深度可分离卷积: K x K depthwise, then 1x1).
+
+    Returns {"standard": (params, macs), "depthwise": (params, macs), "pointwise": (params, macs),
+    "separable": (params, macs), "ratio": separable macs / standard macs,
+    "formula": 1/N + 1/K^2} (biases left out, as in the MobileNet paper).
+    """
+    c, h, w = _check_shape(input_shape)
+    pad = filter_size // 2 if pad is None else pad
+    std_shape, std_p, std_m = _conv_cost((c, h, w), num_filters, filter_size, stride, pad, False, 1, 1, "exact")
+    dw_shape, dw_p, dw_m = _conv_cost((c, h, w), c, filter_size, stride, pad, False, c, 1, "exact")
+    _, pw_p, pw_m = _conv_cost(dw_shape, num_filters, 1, 1, 0, False, 1, 1, "exact")
+    return {"standard": (std_p, std_m), "depthwise": (dw_p, dw_m), "pointwise": (pw_p, pw_m),
+            "separable": (dw_p + pw_p, dw_m + pw_m), "ratio": (dw_m + pw_m) / std_m,
+            "formula": 1 / num_filters + 1 / filter_size ** 2, "output_shape": std_shape}

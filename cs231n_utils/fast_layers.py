@@ -1,0 +1,405 @@
+"""Vectorised kernels (快速实现) behind the fast layers in `cs231n_utils.layers`.
+
+The readable loop definitions live in `layers`; the functions here compute the same numbers
+(to ~1e-10 in float64) without Python loops over pixels:
+
+- convolution: im2col (图像块展开) built as K*K strided slice copies (one per kernel offset),
+  then one matrix multiplication per sample, W (F, C*K*K) @ cols (C*K*K, H'*W'), which gives
+  the output directly in NCHW order. The backward pass multiplies by W^T and scatters the
+  columns back (col2im) with the same K*K loop of slice additions, ~10x faster than
+  `np.add.at`. Large batches are processed in chunks so that the scratch buffers (padded
+  input + columns) stay under `SCRATCH_BYTES` (64 MiB) whatever N is.
+- grouped convolution (分组卷积): the same with a batched matmul over groups; depthwise
+  convolution (groups == C) uses an elementwise multiply-accumulate over kernel offsets.
+- max pooling: an elementwise maximum over the strided kernel-offset slices; the backward
+  pass routes each window's gradient to the *first* maximum in row-major order (the same tie
+  rule as `np.argmax` in the naive version).
+
+You rarely import this module directly: `cs231n_utils.layers` re-exports `conv_forward_fast`,
+`conv_backward_fast`, `max_pool_forward_fast` and `max_pool_backward_fast`.
+"""
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import numpy as np
+
+from .shapes import conv_output_size, pool_output_size
+
+__all__ = ["conv_forward_fast", "conv_backward_fast", "max_pool_forward_fast",
+           "max_pool_backward_fast", "SCRATCH_BYTES"]
+
+#: Upper bound on the temporary buffers of one chunk of the fast convolution, in bytes.
+SCRATCH_BYTES = 64 * 2 ** 20
+
+_FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
+
+
+# ----------------------------------------------------------------------------------------
+# Input checks shared with `layers` (private: one place for every teaching error message)
+# ----------------------------------------------------------------------------------------
+
+def _check_array(a, name: str, ndim: int | None = None, shape_hint: str = "",
+                 finite: bool = True) -> np.ndarray:
+    """Check that `a` is a float32/float64 ndarray with `ndim` dims, no empty axis, no NaN/inf."""
+    if not isinstance(a, np.ndarray):
+        raise TypeError(f"{name} must be a numpy array, got {type(a).__name__}; "
+                        f"use np.asarray({name}, dtype=np.float64)")
+    if a.dtype not in _FLOATS:
+        raise TypeError(f"{name} has dtype {a.dtype}; layers need float32 or float64 arrays: "
+                        f"use {name}.astype(np.float64)")
+    if ndim is not None and a.ndim != ndim:
+        hint = f" {shape_hint}" if shape_hint else ""
+        raise ValueError(f"{name} must have {ndim} dimensions{hint}, got shape {a.shape}")
+    if a.size == 0:
+        raise ValueError(f"{name} has shape {a.shape} with an empty axis; every size must be >= 1")
+    if finite:
+        _check_finite(a, name)
+    return a
+
+
+def _check_finite(a: np.ndarray, name: str) -> None:
+    # A sum is cheap and is finite whenever every entry is (barring overflow, re-checked).
+    with np.errstate(over="ignore", invalid="ignore"):
+        total = np.add.reduce(a, axis=None)
+    if not np.isfinite(total):
+        bad = int(a.size - np.count_nonzero(np.isfinite(a)))
+        if bad:
+            raise ValueError(f"{name} contains {bad} NaN/inf value(s); check the previous layer "
+                             f"or lower the learning rate")
+
+
+def _check_dout(dout, shape: tuple, name: str = "dout") -> np.ndarray:
+    _check_array(dout, name)
+    if dout.shape != tuple(shape):
+        raise ValueError(f"{name} has shape {dout.shape} but the forward output had shape "
+                         f"{tuple(shape)}; pass the gradient of that output")
+    return dout
+
+
+def _int_setting(params: Mapping, key: str, default, minimum: int, where: str) -> int:
+    value = params.get(key, default)
+    if value is None:
+        raise ValueError(f"{where}[{key!r}] is missing; add it, e.g. {where}[{key!r}] = 1")
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise TypeError(f"{where}[{key!r}] must be an integer, got {value!r}")
+    value = int(value)
+    if value < minimum:
+        raise ValueError(f"{where}[{key!r}] must be >= {minimum}, got {value}")
+    return value
+
+
+def _rounding(params: Mapping, where: str) -> str:
+    rounding = params.get("rounding", "exact")
+    if rounding not in ("exact", "floor"):
+        raise ValueError(f"{where}['rounding'] must be 'exact' (settings must fit) or 'floor' "
+                         f"(drop rows/columns that do not fit), got {rounding!r}")
+    return rounding
+
+
+def _check_keys(params, allowed: tuple, where: str) -> Mapping:
+    if params is None:
+        params = {}
+    if not isinstance(params, Mapping):
+        raise TypeError(f"{where} must be a dict, got {type(params).__name__}")
+    unknown = [k for k in params if k not in allowed]
+    if unknown:
+        raise ValueError(f"{where} has unknown key {unknown[0]!r}; allowed keys: {', '.join(allowed)}")
+    return params
+
+
+_CONV_KEYS = ("stride", "pad", "dilation", "groups", "rounding")
+_POOL_KEYS = ("pool_height", "pool_width", "stride", "rounding")
+
+
+def _conv_setup(x, w, b, conv_param, name: str = "conv_forward"):
+    """Validate a convolution call; returns (stride, pad, dilation, groups, rounding, Ho, Wo, dtype)."""
+    _check_array(x, "x", 4, "(N, C, H, W)")
+    _check_array(w, "w", 4, "(F, C/groups, HH, WW)")
+    _check_array(b, "b", 1, "(F,)")
+    p = _check_keys(conv_param, _CONV_KEYS, "conv_param")
+    stride = _int_setting(p, "stride", 1, 1, "conv_param")
+    pad = _int_setting(p, "pad", 0, 0, "conv_param")
+    dilation = _int_setting(p, "dilation", 1, 1, "conv_param")
+    groups = _int_setting(p, "groups", 1, 1, "conv_param")
+    rounding = _rounding(p, "conv_param")
+    N, C, H, W = x.shape
+    F, Cw, HH, WW = w.shape
+    if C % groups:
+        raise ValueError(f"x has C = {C} channels, not divisible by conv_param['groups'] = {groups}; "
+                         f"use a groups value that divides {C}")
+    if F % groups:
+        raise ValueError(f"w has F = {F} filters, not divisible by conv_param['groups'] = {groups}; "
+                         f"use a multiple of {groups} filters")
+    if Cw * groups != C:
+        need = f"C/groups = {C}/{groups} = {C // groups}" if groups > 1 else f"C = {C}"
+        raise ValueError(f"w has shape {w.shape}: {Cw} input channels per filter, but x needs {need}; "
+                         f"make w of shape ({F}, {C // groups}, {HH}, {WW})")
+    if b.shape != (F,):
+        raise ValueError(f"b has shape {b.shape} but w has F = {F} filters; b must have shape ({F},)")
+    try:
+        Ho = conv_output_size(H, HH, stride, pad, dilation, rounding)
+        Wo = conv_output_size(W, WW, stride, pad, dilation, rounding)
+    except ValueError as exc:
+        raise ValueError(f"{name}: x is {H}x{W}, w is {HH}x{WW}: {exc}") from None
+    dtype = np.result_type(x.dtype, w.dtype, b.dtype)
+    return stride, pad, dilation, groups, rounding, Ho, Wo, dtype
+
+
+def _pool_setup(x, pool_param, name: str = "pool_forward"):
+    """Validate a pooling call; returns (ph, pw, stride, Ho, Wo)."""
+    _check_array(x, "x", 4, "(N, C, H, W)")
+    p = _check_keys(pool_param, _POOL_KEYS, "pool_param")
+    ph = _int_setting(p, "pool_height", None, 1, "pool_param")
+    pw = _int_setting(p, "pool_width", None, 1, "pool_param")
+    default_stride = ph if ph == pw else None
+    stride = _int_setting(p, "stride", default_stride, 1, "pool_param")
+    rounding = _rounding(p, "pool_param")
+    H, W = x.shape[2:]
+    try:
+        Ho = pool_output_size(H, ph, stride, 0, rounding)
+        Wo = pool_output_size(W, pw, stride, 0, rounding)
+    except ValueError as exc:
+        raise ValueError(f"{name}: x is {H}x{W}, window {ph}x{pw}: {exc}") from None
+    return ph, pw, stride, Ho, Wo
+
+
+# ----------------------------------------------------------------------------------------
+# Convolution
+# ----------------------------------------------------------------------------------------
+
+def _span(k: int, dilation: int, stride: int, n_out: int) -> slice:
+    """Rows of the padded input that kernel offset k touches for the n_out output rows."""
+    start = k * dilation
+    return slice(start, start + stride * (n_out - 1) + 1, stride)
+
+
+def _chunk_size(N: int, per_sample_bytes: int) -> int:
+    return int(max(1, min(N, SCRATCH_BYTES // max(1, per_sample_bytes))))
+
+
+def _pad_into(buf: np.ndarray, x_chunk: np.ndarray, pad: int) -> np.ndarray:
+    """Copy x_chunk into the interior of the zero-bordered buffer buf (same leading sizes)."""
+    n = x_chunk.shape[0]
+    view = buf[:n]
+    H, W = x_chunk.shape[2:]
+    view[:, :, pad:pad + H, pad:pad + W] = x_chunk
+    return view
+
+
+def _im2col(xp: np.ndarray, cols: np.ndarray, HH: int, WW: int, Ho: int, Wo: int,
+            stride: int, dilation: int) -> np.ndarray:
+    """cols[n, c, kh, kw, i, j] = xp[n, c, kh*d + i*s, kw*d + j*s]  (one slice copy per offset)."""
+    for kh in range(HH):
+        rows = _span(kh, dilation, stride, Ho)
+        for kw in range(WW):
+            cols[:, :, kh, kw] = xp[:, :, rows, _span(kw, dilation, stride, Wo)]
+    return cols
+
+
+def _col2im(dcols: np.ndarray, dxp: np.ndarray, HH: int, WW: int, Ho: int, Wo: int,
+            stride: int, dilation: int) -> np.ndarray:
+    """Adjoint of _im2col: add every column entry back onto the pixel it came from."""
+    for kh in range(HH):
+        rows = _span(kh, dilation, stride, Ho)
+        for kw in range(WW):
+            dxp[:, :, rows, _span(kw, dilation, stride, Wo)] += dcols[:, :, kh, kw]
+    return dxp
+
+
+def _conv_chunks(x, pad, Hp, Wp, per_extra, dtype):
+    """Yield (start, stop, padded chunk) over the batch, reusing one zero-bordered buffer."""
+    N, C, H, W = x.shape
+    itemsize = np.dtype(dtype).itemsize
+    per_sample = (C * Hp * Wp * (1 if pad else 0) + per_extra) * itemsize
+    nb = _chunk_size(N, per_sample)
+    buf = np.zeros((nb, C, Hp, Wp), dtype) if pad else None
+    for s in range(0, N, nb):
+        xc = x[s:s + nb]
+        if pad:
+            xc = _pad_into(buf, xc, pad)
+        elif xc.dtype != dtype:
+            xc = xc.astype(dtype)
+        yield s, s + xc.shape[0], xc
+
+
+def conv_forward_fast(x: np.ndarray, w: np.ndarray, b: np.ndarray, conv_param: dict | None = None):
+    """Convolution forward pass, vectorised (same numbers as `layers.conv_forward_naive`).
+
+    Inputs:
+    - x: (N, C, H, W) input
+    - w: (F, C/groups, HH, WW) filters (HH != WW allowed)
+    - b: (F,) biases
+    - conv_param: dict with `stride` (default 1), `pad` (zeros on each side, default 0),
+      optional `dilation` (default 1), `groups` (default 1; groups == C is depthwise) and
+      `rounding` ('exact' default: the setting must fit; 'floor': drop what does not fit).
+
+    Returns (out, cache); out has shape (N, F, H', W') with
+    H' = 1 + (H + 2*pad - dilation*(HH-1) - 1) // stride, and the same for W'.
+    """
+    stride, pad, dil, groups, _, Ho, Wo, dtype = _conv_setup(x, w, b, conv_param, "conv_forward_fast")
+    N, C, H, W = x.shape
+    F, Cg, HH, WW = w.shape
+    Hp, Wp = H + 2 * pad, W + 2 * pad
+    Fg = F // groups
+    wd = w.astype(dtype, copy=False)
+    out = np.empty((N, F, Ho, Wo), dtype)
+    if Cg == 1 and groups > 1:
+        # depthwise: multiply-accumulate over kernel offsets, no im2col
+        wk = wd.reshape(groups, Fg, HH, WW)
+        for s, e, xp in _conv_chunks(x, pad, Hp, Wp, 2 * F * Ho * Wo, dtype):
+            o = out[s:e].reshape(e - s, groups, Fg, Ho, Wo)
+            o.fill(0)
+            for kh in range(HH):
+                rows = _span(kh, dil, stride, Ho)
+                for kw in range(WW):
+                    xs = xp[:, :, rows, _span(kw, dil, stride, Wo)]
+                    o += wk[None, :, :, kh, kw, None, None] * xs[:, :, None]
+    else:
+        K = Cg * HH * WW
+        w2 = wd.reshape(groups, Fg, K)
+        cols_buf = None
+        for s, e, xp in _conv_chunks(x, pad, Hp, Wp, C * HH * WW * Ho * Wo, dtype):
+            n = e - s
+            if cols_buf is None:
+                cols_buf = np.empty((n, C, HH, WW, Ho, Wo), dtype)
+            cols = _im2col(xp, cols_buf[:n], HH, WW, Ho, Wo, stride, dil)
+            cols = cols.reshape(n, groups, K, Ho * Wo)
+            np.matmul(w2, cols, out=out[s:e].reshape(n, groups, Fg, Ho * Wo))
+    out += b.astype(dtype, copy=False)[None, :, None, None]
+    cache = (x, w, b, {"stride": stride, "pad": pad, "dilation": dil, "groups": groups,
+                       "Ho": Ho, "Wo": Wo})
+    return out, cache
+
+
+def conv_backward_fast(dout: np.ndarray, cache):
+    """Convolution backward pass, vectorised.
+
+    Inputs: dout (N, F, H', W') upstream gradient; cache from `conv_forward_fast`.
+    Returns (dx, dw, db) with the shapes (and dtypes) of x, w, b.
+    """
+    x, w, b, p = cache
+    stride, pad, dil, groups, Ho, Wo = (p["stride"], p["pad"], p["dilation"], p["groups"],
+                                        p["Ho"], p["Wo"])
+    N, C, H, W = x.shape
+    F, Cg, HH, WW = w.shape
+    _check_dout(dout, (N, F, Ho, Wo))
+    dtype = np.result_type(x.dtype, w.dtype, b.dtype, dout.dtype)
+    dout = dout.astype(dtype, copy=False)
+    Hp, Wp = H + 2 * pad, W + 2 * pad
+    Fg = F // groups
+    wd = w.astype(dtype, copy=False)
+    db = dout.sum(axis=(0, 2, 3))
+    dx = np.empty(x.shape, dtype)
+    if Cg == 1 and groups > 1:
+        wk = wd.reshape(groups, Fg, HH, WW)
+        dwk = np.zeros((groups, Fg, HH, WW), dtype)
+        dxp_buf = None
+        for s, e, xp in _conv_chunks(x, pad, Hp, Wp, C * Hp * Wp + 2 * F * Ho * Wo, dtype):
+            n = e - s
+            if dxp_buf is None:
+                dxp_buf = np.empty((n, C, Hp, Wp), dtype)
+            dxp = dxp_buf[:n]
+            dxp.fill(0)
+            d5 = dout[s:e].reshape(n, groups, Fg, Ho, Wo)
+            for kh in range(HH):
+                rows = _span(kh, dil, stride, Ho)
+                for kw in range(WW):
+                    cs = _span(kw, dil, stride, Wo)
+                    xs = xp[:, :, rows, cs]
+                    if Fg == 1:
+                        d4 = d5[:, :, 0]
+                        dwk[:, 0, kh, kw] += np.einsum("nghw,nghw->g", d4, xs)
+                        dxp[:, :, rows, cs] += d4 * wk[None, :, 0, kh, kw, None, None]
+                    else:
+                        dwk[:, :, kh, kw] += np.einsum("ngfhw,nghw->gf", d5, xs)
+                        dxp[:, :, rows, cs] += np.einsum("ngfhw,gf->nghw", d5, wk[:, :, kh, kw])
+            dx[s:e] = dxp[:, :, pad:pad + H, pad:pad + W]
+        dw = dwk.reshape(F, 1, HH, WW)
+    else:
+        K = Cg * HH * WW
+        w2t = wd.reshape(groups, Fg, K).transpose(0, 2, 1)
+        dw2 = np.zeros((groups, Fg, K), dtype)
+        cols_buf = dxp_buf = None
+        per = C * HH * WW * Ho * Wo + C * Hp * Wp
+        for s, e, xp in _conv_chunks(x, pad, Hp, Wp, per, dtype):
+            n = e - s
+            if cols_buf is None:
+                cols_buf = np.empty((n, C, HH, WW, Ho, Wo), dtype)
+                dxp_buf = np.empty((n, C, Hp, Wp), dtype) if pad else None
+            cols6 = _im2col(xp, cols_buf[:n], HH, WW, Ho, Wo, stride, dil)
+            cols = cols6.reshape(n, groups, K, Ho * Wo)
+            d4 = dout[s:e].reshape(n, groups, Fg, Ho * Wo)
+            if n == 1:
+                dw2 += np.matmul(d4[0], cols[0].transpose(0, 2, 1))
+            else:
+                dw2 += np.matmul(d4, cols.transpose(0, 1, 3, 2)).sum(axis=0)
+            np.matmul(w2t, d4, out=cols)          # dcols, reusing the columns buffer
+            if pad:
+                dxp = dxp_buf[:n]
+                dxp.fill(0)
+                _col2im(cols6, dxp, HH, WW, Ho, Wo, stride, dil)
+                dx[s:e] = dxp[:, :, pad:pad + H, pad:pad + W]
+            else:
+                dxc = dx[s:e]
+                dxc.fill(0)
+                _col2im(cols6, dxc, HH, WW, Ho, Wo, stride, dil)
+        dw = dw2.reshape(F, Cg, HH, WW)
+    return (dx.astype(x.dtype, copy=False), dw.astype(w.dtype, copy=False),
+            db.astype(b.dtype, copy=False))
+
+
+# ----------------------------------------------------------------------------------------
+# Max pooling
+# ----------------------------------------------------------------------------------------
+
+def max_pool_forward_fast(x: np.ndarray, pool_param: dict):
+    """Max pooling forward pass, vectorised (same numbers as `layers.max_pool_forward_naive`).
+
+    Inputs: x (N, C, H, W); pool_param with `pool_height`, `pool_width`, `stride` (defaults to
+    the window size for square windows) and optional `rounding` ('exact' or 'floor').
+    Returns (out, cache); out (N, C, H', W') with H' = 1 + (H - pool_height) // stride.
+    Computed as an elementwise maximum over the pool_height*pool_width strided slices.
+    """
+    ph, pw, stride, Ho, Wo = _pool_setup(x, pool_param, "max_pool_forward_fast")
+    out = None
+    for kh in range(ph):
+        rows = _span(kh, 1, stride, Ho)
+        for kw in range(pw):
+            xs = x[:, :, rows, _span(kw, 1, stride, Wo)]
+            if out is None:
+                out = xs.copy()
+            else:
+                np.maximum(out, xs, out=out)
+    cache = (x, out, (ph, pw, stride))
+    return out, cache
+
+
+def max_pool_backward_fast(dout: np.ndarray, cache):
+    """Max pooling backward pass, vectorised.
+
+    Each window's gradient goes to its maximum; when several entries tie for the maximum, to
+    the first one in row-major order (as `np.argmax` in the naive version). Overlapping
+    windows add their gradients. Returns dx with the shape of x.
+    """
+    x, out, (ph, pw, stride) = cache
+    _check_dout(dout, out.shape)
+    dout = dout.astype(x.dtype, copy=False)
+    Ho, Wo = out.shape[2:]
+    dx = np.zeros_like(x)
+    pending = None        # windows whose maximum has not been found yet
+    last = ph * pw - 1
+    for kh in range(ph):
+        rows = _span(kh, 1, stride, Ho)
+        for kw in range(pw):
+            cs = _span(kw, 1, stride, Wo)
+            hit = x[:, :, rows, cs] == out
+            if pending is not None:
+                hit &= pending
+            dx[:, :, rows, cs] += np.where(hit, dout, 0)
+            if kh * pw + kw != last:
+                if pending is None:
+                    pending = ~hit
+                else:
+                    pending &= ~hit
+    return dx

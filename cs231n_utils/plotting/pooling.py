@@ -1,0 +1,90 @@
+"""Figures for 03_pooling: the pooling explorer frame and pooled photos.
+
+Each function returns a dict with the data it drew plus the matplotlib `figure`:
+
+- `plot_pool_frame`     input with the current window, the pooled output; in backward mode the
+                        upstream gradient and where it lands (switches, 道岔, for max pooling)
+- `plot_pooled_images`  a photo and its max / average / L2 pooled versions
+"""
+from __future__ import annotations
+
+from typing import Mapping
+
+import matplotlib.pyplot as plt
+import numpy as np
+from matplotlib.patches import Rectangle
+
+from ..explorers import PoolFrame
+from .conv import DPI, plot_number_grids
+
+__all__ = ["plot_pool_frame", "plot_pooled_images", "plot_number_grids"]
+
+
+def _fmt(a: np.ndarray) -> str:
+    return "{:.0f}" if np.allclose(a, np.round(a)) else "{:.2f}"
+
+
+def plot_pool_frame(frame: PoolFrame, backward: bool = False, figsize=None) -> dict:
+    """Draw one pooling-explorer frame as annotated number grids.
+
+    Forward: x with the current window outlined and, for max pooling, every switch (argmax)
+    marked; the pooled output with the current cell outlined. Backward: also dout and dx (the
+    gradient routed back; with overlapping windows a pixel can collect several). Returns
+    {"arrays": {title: array}, "window": (r0, r1, c0, c1) or None, "switches": (K, 2) array of
+    marked x positions, "figure"}; an invalid setting draws only x.
+    """
+    arrays = {"x": frame.x}
+    highlight = {}
+    valid = frame.geometry.valid
+    if valid:
+        arrays[f"{frame.kind} pool"] = frame.out
+        cur = np.zeros(frame.out.shape, dtype=bool)
+        cur[frame.index] = True
+        highlight[f"{frame.kind} pool"] = cur
+        if backward:
+            arrays["dout"] = frame.dout
+            arrays["dx"] = frame.dx
+    switches = np.zeros((0, 2), dtype=np.int64)
+    if valid and frame.kind == "max":
+        switches = np.unique(frame.switches.reshape(-1, 2), axis=0)
+        mask = np.zeros(frame.x.shape, dtype=bool)
+        mask[switches[:, 0], switches[:, 1]] = True
+        highlight["x"] = mask
+        if backward:
+            highlight["dx"] = mask
+    figsize = figsize or (2.5 * len(arrays), 2.6)
+    fig, axes = plt.subplots(1, len(arrays), figsize=figsize, dpi=DPI, squeeze=False)
+    fmt = {k: _fmt(a) for k, a in arrays.items()}
+    drawn = plot_number_grids(arrays, fmt=fmt, cmap="Blues",
+                              symmetric=False,
+                              axes=axes[0], highlight=highlight)
+    window = None
+    if valid:
+        rs, cs = frame.window
+        window = (rs.start, rs.stop, cs.start, cs.stop)
+        axes[0][0].add_patch(Rectangle((cs.start - 0.5, rs.start - 0.5), cs.stop - cs.start,
+                                       rs.stop - rs.start, fill=False, edgecolor="#e4572e",
+                                       linewidth=3))
+    return {"arrays": drawn["arrays"], "texts": drawn["texts"], "window": window,
+            "switches": switches, "figure": fig}
+
+
+def plot_pooled_images(image: np.ndarray, pooled: Mapping[str, np.ndarray], figsize=None) -> dict:
+    """A grey photo followed by its pooled versions (name -> 2-D array), each titled with its size.
+
+    Returns {"image", "pooled", "shapes": {name: shape}, "figure"}.
+    """
+    n = 1 + len(pooled)
+    fig, axes = plt.subplots(1, n, figsize=figsize or (2.3 * n, 2.2), dpi=DPI, squeeze=False)
+    axes = axes[0]
+    axes[0].imshow(image, cmap="gray")
+    axes[0].set_title(f"input {image.shape[0]}x{image.shape[1]}", fontsize=9)
+    shapes = {}
+    for ax, (name, p) in zip(axes[1:], pooled.items()):
+        ax.imshow(p, cmap="gray")
+        ax.set_title(f"{name} {p.shape[0]}x{p.shape[1]}", fontsize=9)
+        shapes[name] = p.shape
+    for ax in axes:
+        ax.axis("off")
+    fig.tight_layout()
+    return {"image": image, "pooled": dict(pooled), "shapes": shapes, "figure": fig}

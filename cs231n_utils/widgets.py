@@ -1,0 +1,332 @@
+"""Interactive explorers (ipywidgets) for 02_convolution and 03_pooling.
+
+- `ConvExplorer`     sliders W, F, S, P, D and a position slider with a Play button: draws the
+                     padded input, the current window (dilated taps spread out) and the output
+                     grid, and prints the output-size formula with the numbers.
+- `PoolExplorer`     pooling type (max / avg / l2), window size, stride, input size and
+                     forward/backward mode: shows windows, outputs and, going backward, where
+                     the gradient goes (the recorded max positions, "switches", 道岔).
+- `FilterPlayground` pick a hand-made filter and a stride, see its activation map on a photo.
+
+Each explorer is an `ipywidgets.VBox`: display it by making it the last line of a cell. The
+controls and what is shown are attributes, so everything can be driven and checked from
+Python (the unit tests do exactly that):
+
+    ex = ConvExplorer()
+    ex.stride.value = 3
+    ex.message.value         # why W=7, F=3, S=3 does not fit (never a traceback)
+    ex.current_output_size   # None, or (3, 3) for a valid setting
+    ex.last_drawing          # the data the last picture drew (see plotting.conv)
+
+Pictures are drawn with matplotlib into an `ipywidgets.Output` (emptied by resetting
+`out.outputs`, then filled with `append_display_data`) and the figure is closed straight away, so nothing leaks into the
+cell's own output. The arithmetic lives in `explorers`, the drawing in `plotting`.
+"""
+from __future__ import annotations
+
+import html
+from typing import Mapping
+
+import ipywidgets as widgets
+import matplotlib.pyplot as plt
+import numpy as np
+
+from . import explorers
+from .plotting.conv import plot_activation_maps, plot_conv_frame
+from .plotting.pooling import plot_pool_frame
+
+__all__ = ["ConvExplorer", "PoolExplorer", "FilterPlayground"]
+
+_SLIDER_LAYOUT = dict(layout=widgets.Layout(width="260px"), style={"description_width": "60px"})
+
+
+def _slider(value: int, lo: int, hi: int, description: str) -> widgets.IntSlider:
+    return widgets.IntSlider(value=value, min=lo, max=hi, step=1, description=description,
+                             continuous_update=False, **_SLIDER_LAYOUT)
+
+
+def _show(out: widgets.Output, drawing: dict) -> dict:
+    """Replace what `out` shows by the drawing's figure, close the figure, return the data."""
+    fig = drawing.pop("figure")
+    # Reset the kernel-side list instead of `out.clear_output()`: clear_output sends a message
+    # the front end (or nbclient) applies later, which can wipe the figure appended below.
+    out.outputs = ()
+    out.append_display_data(fig)
+    plt.close(fig)
+    return drawing
+
+
+def _code(text: str) -> str:
+    return f"<code>{html.escape(text)}</code>"
+
+
+def _error(text: str) -> str:
+    return f"<span style='color:#b30000'><b>Not a valid setting:</b> {html.escape(text)}</span>"
+
+
+class _Stepper:
+    """A position slider and a Play button, linked in the kernel so tests can drive either."""
+
+    def __init__(self, interval: int = 800):
+        self.position = widgets.IntSlider(value=0, min=0, max=0, description="position",
+                                          continuous_update=True, **_SLIDER_LAYOUT)
+        self.play = widgets.Play(value=0, min=0, max=0, interval=interval, description="play")
+        self.link = widgets.link((self.play, "value"), (self.position, "value"))
+
+    def set_count(self, n: int) -> None:
+        """n positions (0 disables both controls); the current value is kept when it still fits."""
+        top = max(n - 1, 0)
+        for w in (self.position, self.play):
+            if w.value > top:
+                w.value = top
+            w.max = top
+            w.disabled = n <= 1
+
+
+class ConvExplorer(widgets.VBox):
+    """Explore conv arithmetic: W' = (W + 2P - D*(F-1) - 1)/S + 1 (output size, 输出尺寸).
+
+    Controls (IntSliders with descriptions "W", "F", "S", "P", "D"): `size`, `filter_size`,
+    `stride`, `pad`, `dilation`; `position` (which output is being computed, row-major) and
+    `play` (steps through the positions). Shown: `formula` (HTML, "... -> output 3 x 3"),
+    `message` (HTML, empty when valid, else the reason from `shapes.conv_output_size`),
+    `out` (Output with the picture). State: `frame` (`explorers.ConvFrame`),
+    `current_output_size` ((W', W') or None), `last_drawing` (dict from
+    `plotting.conv.plot_conv_frame`). CSS classes: cs231n-conv-explorer (the box),
+    cs231n-conv-formula, cs231n-conv-message.
+    """
+
+    def __init__(self, size: int = 7, filter_size: int = 3, stride: int = 1, pad: int = 0,
+                 dilation: int = 1, max_size: int = 12, draw: bool = True):
+        self.size = _slider(size, 1, max_size, "W")
+        self.filter_size = _slider(filter_size, 1, 7, "F")
+        self.stride = _slider(stride, 1, 4, "S")
+        self.pad = _slider(pad, 0, 3, "P")
+        self.dilation = _slider(dilation, 1, 3, "D")
+        self._stepper = _Stepper()
+        self.position, self.play = self._stepper.position, self._stepper.play
+        self.formula = widgets.HTML()
+        self.formula.add_class("cs231n-conv-formula")
+        self.message = widgets.HTML()
+        self.message.add_class("cs231n-conv-message")
+        self.out = widgets.Output()
+        self.draw = draw
+        self.frame: explorers.ConvFrame | None = None
+        self.current_output_size: tuple[int, int] | None = None
+        self.last_drawing: dict | None = None
+        self._busy = False
+        controls = widgets.HBox([widgets.VBox([self.size, self.filter_size, self.stride]),
+                                 widgets.VBox([self.pad, self.dilation,
+                                               widgets.HBox([self.play, self.position])])])
+        super().__init__([controls, self.formula, self.message, self.out])
+        self.add_class("cs231n-conv-explorer")
+        for w in (self.size, self.filter_size, self.stride, self.pad, self.dilation):
+            w.observe(self._on_setting, names="value")
+        self.position.observe(self._on_position, names="value")
+        self._on_setting()
+
+    def __repr__(self) -> str:  # short and stable (the default repr lists every child widget)
+        return (f"ConvExplorer(W={self.size.value}, F={self.filter_size.value}, S={self.stride.value}, "
+                f"P={self.pad.value}, D={self.dilation.value})")
+
+    @property
+    def settings(self) -> dict:
+        return {"size": self.size.value, "filter_size": self.filter_size.value,
+                "stride": self.stride.value, "pad": self.pad.value, "dilation": self.dilation.value}
+
+    def _on_setting(self, change=None) -> None:
+        geometry = explorers.conv_geometry(**self.settings)
+        self._busy = True
+        try:
+            self._stepper.set_count(geometry.n_positions)
+        finally:
+            self._busy = False
+        self.refresh()
+
+    def _on_position(self, change=None) -> None:
+        if not self._busy:
+            self.refresh()
+
+    def refresh(self) -> None:
+        """Recompute the frame for the current controls and redraw (never raises ValueError)."""
+        frame = explorers.conv_frame(position=self.position.value, **self.settings)
+        g = frame.geometry
+        self.frame = frame
+        self.current_output_size = (g.output_size, g.output_size) if g.valid else None
+        self.formula.value = _code(frame.text)
+        self.message.value = "" if g.valid else _error(g.message)
+        if self.draw:
+            self.last_drawing = _show(self.out, plot_conv_frame(frame))
+
+
+class PoolExplorer(widgets.VBox):
+    """Explore pooling (池化): type, window size, stride, forward or backward.
+
+    Controls: `kind` (ToggleButtons "type": max / avg / l2), `size` (IntSlider "size"),
+    `stride` (IntSlider "stride"), `input_size` (IntSlider "input"), `mode` (ToggleButtons
+    "mode": forward / backward), `position` + `play`. Shown: `formula` (HTML with
+    "output 3 x 3"), `message` (HTML, empty when valid), `out`. State: `frame`
+    (`explorers.PoolFrame`), `current_output_size`, `switches` (list of (row, col) argmax
+    positions for max pooling, else []), `last_drawing` (dict from
+    `plotting.pooling.plot_pool_frame`). Backward mode uses dout = 1 everywhere, so dx counts
+    the gradient each input pixel receives. CSS classes: cs231n-pool-explorer,
+    cs231n-pool-formula, cs231n-pool-message.
+    """
+
+    def __init__(self, x: np.ndarray | None = None, kind: str = "max", size: int = 2,
+                 stride: int = 2, input_size: int = 6, mode: str = "forward", seed: int = 0,
+                 draw: bool = True):
+        self._fixed_x = None if x is None else np.asarray(x, dtype=np.float64)
+        if self._fixed_x is not None:
+            if self._fixed_x.ndim != 2 or self._fixed_x.shape[0] != self._fixed_x.shape[1]:
+                raise ValueError(f"x must be a square 2-D array, got shape {self._fixed_x.shape}")
+            input_size = self._fixed_x.shape[0]
+        self.seed = seed
+        self.kind = widgets.ToggleButtons(options=list(explorers.POOL_KINDS), value=kind,
+                                          description="type", style={"button_width": "50px"})
+        self.size = _slider(size, 1, 4, "size")
+        self.stride = _slider(stride, 1, 4, "stride")
+        self.input_size = _slider(input_size, 2, max(8, input_size), "input")
+        self.input_size.disabled = self._fixed_x is not None
+        self.mode = widgets.ToggleButtons(options=["forward", "backward"], value=mode,
+                                          description="mode", style={"button_width": "75px"})
+        self._stepper = _Stepper()
+        self.position, self.play = self._stepper.position, self._stepper.play
+        self.formula = widgets.HTML()
+        self.formula.add_class("cs231n-pool-formula")
+        self.message = widgets.HTML()
+        self.message.add_class("cs231n-pool-message")
+        self.out = widgets.Output()
+        self.draw = draw
+        self.frame: explorers.PoolFrame | None = None
+        self.current_output_size: tuple[int, int] | None = None
+        self.switches: list[tuple[int, int]] = []
+        self.last_drawing: dict | None = None
+        self._busy = False
+        controls = widgets.HBox([widgets.VBox([self.kind, self.mode, widgets.HBox([self.play, self.position])]),
+                                 widgets.VBox([self.size, self.stride, self.input_size])])
+        super().__init__([controls, self.formula, self.message, self.out])
+        self.add_class("cs231n-pool-explorer")
+        for w in (self.kind, self.size, self.stride, self.input_size):
+            w.observe(self._on_setting, names="value")
+        self.mode.observe(lambda change: self.refresh(), names="value")
+        self.position.observe(self._on_position, names="value")
+        self._on_setting()
+
+    def __repr__(self) -> str:
+        return (f"PoolExplorer(type={self.kind.value}, size={self.size.value}, "
+                f"stride={self.stride.value}, input={self.input_size.value}, mode={self.mode.value})")
+
+    @property
+    def x(self) -> np.ndarray:
+        """The input being pooled: the given array, or 1..n*n in a seeded order (no ties)."""
+        if self._fixed_x is not None:
+            return self._fixed_x
+        return explorers.demo_pool_input(self.input_size.value, self.seed)
+
+    def _on_setting(self, change=None) -> None:
+        g = explorers.pool_geometry(self.input_size.value, self.size.value, self.stride.value)
+        self._busy = True
+        try:
+            self._stepper.set_count((g.output_size or 0) ** 2)
+        finally:
+            self._busy = False
+        self.refresh()
+
+    def _on_position(self, change=None) -> None:
+        if not self._busy:
+            self.refresh()
+
+    def refresh(self) -> None:
+        """Recompute the frame for the current controls and redraw (never raises ValueError)."""
+        frame = explorers.pool_frame(self.x, self.size.value, self.stride.value, self.kind.value,
+                                     self.position.value)
+        g = frame.geometry
+        self.frame = frame
+        self.current_output_size = (g.output_size, g.output_size) if g.valid else None
+        self.switches = []
+        text = frame.text
+        if g.valid and frame.kind == "max":
+            self.switches = [tuple(int(v) for v in s) for s in frame.switches.reshape(-1, 2)]
+        if g.valid and self.mode.value == "backward":
+            text += f"; backward with dout = 1: dx sums to {frame.dx.sum():.2f}"
+            if frame.kind == "max":
+                text += f", max per pixel {frame.dx.max():.0f}"
+        if g.valid and g.overlapping:
+            text += f"; windows overlap (stride {g.stride} < size {g.pool_size})"
+        self.formula.value = _code(text)
+        self.message.value = "" if g.valid else _error(g.message)
+        if self.draw:
+            self.last_drawing = _show(self.out, plot_pool_frame(frame, backward=self.mode.value == "backward"))
+
+
+class FilterPlayground(widgets.VBox):
+    """Pick a hand-made filter and a stride; see its activation map (激活映射) on a grey photo.
+
+    Controls: `filter` (Dropdown "filter", names of `filters`), `stride` (IntSlider "S").
+    Shown: `formula` (HTML: the filter's numbers and "output H' x W'"), `message` (HTML, empty
+    when valid), `out`. State: `activation` (the last map, None when invalid),
+    `current_output_size`, `last_drawing`. 'Same' padding P = (F-1)//2 is used. CSS classes:
+    cs231n-filter-playground, cs231n-filter-formula, cs231n-filter-message.
+    """
+
+    def __init__(self, image: np.ndarray, filters: Mapping[str, np.ndarray] | None = None,
+                 filter_name: str | None = None, stride: int = 1, draw: bool = True):
+        if filters is None:
+            from .filters import HAND_FILTERS
+            filters = HAND_FILTERS
+        if not filters:
+            raise ValueError("filters is empty; pass a dict name -> 2-D kernel")
+        image = np.asarray(image, dtype=np.float64)
+        if image.ndim != 2:
+            raise ValueError(f"image must be a grey (H, W) array, got shape {image.shape}")
+        self.image = image
+        self.filters = {k: np.asarray(v, dtype=np.float64) for k, v in filters.items()}
+        names = list(self.filters)
+        self.filter = widgets.Dropdown(options=names, value=filter_name or names[0],
+                                       description="filter")
+        self.stride = _slider(stride, 1, 4, "S")
+        self.formula = widgets.HTML()
+        self.formula.add_class("cs231n-filter-formula")
+        self.message = widgets.HTML()
+        self.message.add_class("cs231n-filter-message")
+        self.out = widgets.Output()
+        self.draw = draw
+        self.activation: np.ndarray | None = None
+        self.current_output_size: tuple[int, int] | None = None
+        self.last_drawing: dict | None = None
+        super().__init__([widgets.HBox([self.filter, self.stride]), self.formula, self.message, self.out])
+        self.add_class("cs231n-filter-playground")
+        self.filter.observe(lambda change: self.refresh(), names="value")
+        self.stride.observe(lambda change: self.refresh(), names="value")
+        self.refresh()
+
+    def __repr__(self) -> str:
+        return f"FilterPlayground(filter={self.filter.value}, S={self.stride.value})"
+
+    def refresh(self) -> None:
+        kernel = self.filters[self.filter.value]
+        k = kernel.shape[0]
+        pad = (k - 1) // 2
+        rows = " ".join("[" + " ".join(f"{v:.2g}" for v in row) + "]" for row in kernel)
+        head = f"{self.filter.value} {rows}, stride {self.stride.value}, pad {pad}"
+        try:
+            act = explorers.filter_activation(self.image, kernel, self.stride.value)
+        except ValueError as exc:
+            self.activation, self.current_output_size = None, None
+            self.formula.value = _code(f"{head} -> no valid output")
+            self.message.value = _error(str(exc))
+            if self.draw:
+                self.last_drawing = _show(self.out, plot_activation_maps(self.image, {}, ncols=2,
+                                                                        figsize=(4.4, 2.2)))
+            return
+        self.activation = act
+        self.current_output_size = act.shape
+        h, w = self.image.shape
+        self.formula.value = _code(f"{head}: ({h} + 2*{pad} - {k})/{self.stride.value} + 1 = {act.shape[0]}, "
+                                   f"({w} + 2*{pad} - {k})/{self.stride.value} + 1 = {act.shape[1]} "
+                                   f"-> output {act.shape[0]} x {act.shape[1]}")
+        self.message.value = ""
+        if self.draw:
+            self.last_drawing = _show(self.out, plot_activation_maps(
+                self.image, {self.filter.value: act}, ncols=2, figsize=(4.4, 2.2)))

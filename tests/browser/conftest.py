@@ -1,0 +1,443 @@
+"""End-to-end tests of the workbook in JupyterLab, driven by Chromium through Playwright.
+
+One JupyterLab server (started like `python3 workbook.py lab`, on notebooks/) and one
+headless Chromium serve the whole session. See tests/browser/README.md.
+"""
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import json
+import os
+import re
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+NOTEBOOK_DIR = ROOT / "notebooks"
+SCREENSHOT_DIR = Path(__file__).resolve().parent / "screenshots"
+
+CHROMIUM_FLAGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+    "--disable-component-update", "--no-first-run", "--disable-sync",
+]
+# Settings written into the server's private user-settings directory.
+LAB_SETTINGS = {
+    # never write a notebook behind our back
+    "@jupyterlab/docmanager-extension/plugin": {"autosave": False},
+    # no "get Jupyter news?" toast, no update check (no network either)
+    "@jupyterlab/apputils-extension/notification": {"fetchNews": "false", "checkForUpdates": False},
+    # keep every cell in the DOM so the tests can see every output
+    "@jupyterlab/notebook-extension/tracker": {"windowingMode": "none"},
+}
+SERVER_START_TIMEOUT = 90      # s, JupyterLab start-up on a busy 2-core machine
+RUN_ALL_TIMEOUT = 240          # s, one notebook's "Run All Cells" (notebooks take up to ~60 s)
+# Notebooks whose widgets scenarios 1-3 drive: kept open after scenario 4 ran them.
+WIDGET_NOTEBOOKS = ("02_", "03_", "05_")
+ERROR_TEXTS = ("Error displaying widget", "model not found", "Traceback (most recent call last)")
+
+
+# ----------------------------------------------------------------------------- skipping
+def _load_workbook():
+    spec = importlib.util.spec_from_file_location("workbook", ROOT / "workbook.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+workbook = _load_workbook()
+
+
+def _cannot_run(reason: str):
+    """Skip with the reason, or fail when the browser tests are required (CI)."""
+    if os.environ.get("WORKBOOK_REQUIRE_BROWSER") == "1":
+        pytest.fail(f"{reason} -- WORKBOOK_REQUIRE_BROWSER=1, so the browser tests must run, "
+                    "not skip.", pytrace=False)
+    pytest.skip(reason)
+
+
+def find_chromium() -> str | None:
+    return workbook.chromium_path()
+
+
+def playwright_missing() -> str | None:
+    if importlib.util.find_spec("playwright") is None:
+        return ("Playwright for Python is not installed: `.venv/bin/pip install playwright` "
+                "(or `pip install -e .[browser]`); no `playwright install` is needed")
+    return None
+
+
+def pytest_collection_modifyitems(config, items):
+    here = Path(__file__).resolve().parent
+    mine = [item for item in items if here in Path(str(item.fspath)).resolve().parents]
+    for item in mine:
+        item.add_marker(pytest.mark.browser)
+    # Scenario 6 (no notebook modified) must see the whole run, so it goes last.
+    last = [item for item in mine if item.get_closest_marker("browser_last")]
+    for item in last:
+        items.remove(item)
+        items.append(item)
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "browser_last: run after every other browser test")
+
+
+# ----------------------------------------------------------------------------- the server
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def notebook_hashes(directory: Path = NOTEBOOK_DIR) -> dict[str, str]:
+    return {p.name: hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(directory.glob("*.ipynb"))}
+
+
+class LabServer:
+    """JupyterLab as `workbook.py lab` starts it, plus test isolation (private dirs, port,
+    token, settings). Stopped by its own PID: kernels via the API, then its process group."""
+
+    def __init__(self, workdir: Path, notebook_dir: Path = NOTEBOOK_DIR):
+        self.workdir = Path(workdir)
+        self.notebook_dir = Path(notebook_dir)
+        self.port = free_port()
+        self.token = secrets.token_hex(24)
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log_path = self.workdir / "jupyterlab.log"
+        self.proc: subprocess.Popen | None = None
+        self.checkpoints_existed = (self.notebook_dir / ".ipynb_checkpoints").exists()
+
+    # -- set-up
+    def _write_settings(self, settings_dir: Path) -> None:
+        for plugin, values in LAB_SETTINGS.items():
+            package, name = plugin.rsplit("/", 1)
+            path = settings_dir / package / f"{name}.jupyterlab-settings"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(json.dumps(values, indent=2))
+
+    def command(self) -> list[str]:
+        extra = [f"--ServerApp.port={self.port}", "--ServerApp.port_retries=0",
+                 f"--IdentityProvider.token={self.token}"]
+        # README's command, minus its "open a browser tab" choice (a flag may appear only once)
+        cmd = [c for c in workbook.lab_command(extra)
+               if not c.startswith("--ServerApp.open_browser=")]
+        cmd.append("--ServerApp.open_browser=False")
+        if not Path(cmd[0]).exists():  # not inside the workbook's .venv: same interpreter
+            cmd = [sys.executable, "-m", "jupyter", *cmd[1:]]
+        if self.notebook_dir != NOTEBOOK_DIR:  # only for trying the fixture elsewhere
+            cmd = [c for c in cmd if not c.startswith("--notebook-dir=")]
+            cmd.insert(3, f"--notebook-dir={self.notebook_dir}")
+        return cmd
+
+    def env(self) -> dict[str, str]:
+        env = dict(os.environ)
+        # tests/conftest.py sets MPLBACKEND=Agg; the kernel must use the notebook's inline backend
+        env.pop("MPLBACKEND", None)
+        for name in ("JUPYTER_TOKEN", "JUPYTER_PASSWORD"):
+            env.pop(name, None)
+        dirs = {"JUPYTER_CONFIG_DIR": "config", "JUPYTER_RUNTIME_DIR": "runtime",
+                "JUPYTERLAB_SETTINGS_DIR": "settings", "JUPYTERLAB_WORKSPACES_DIR": "workspaces"}
+        for var, sub in dirs.items():
+            (self.workdir / sub).mkdir(parents=True, exist_ok=True)
+            env[var] = str(self.workdir / sub)
+        return env
+
+    def start(self) -> "LabServer":
+        env = self.env()
+        self._write_settings(Path(env["JUPYTERLAB_SETTINGS_DIR"]))
+        self.log = open(self.log_path, "wb")
+        self.proc = subprocess.Popen(self.command(), cwd=ROOT, env=env, stdin=subprocess.DEVNULL,
+                                     stdout=self.log, stderr=subprocess.STDOUT,
+                                     start_new_session=True)
+        deadline = time.monotonic() + SERVER_START_TIMEOUT
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"JupyterLab exited with code {self.proc.returncode}:\n"
+                                   + self.log_tail())
+            try:
+                if self.api("GET", "/api/status")[0] == 200:
+                    return self
+            except OSError:
+                pass
+            time.sleep(0.5)
+        self.stop()
+        raise RuntimeError(f"JupyterLab did not answer /api/status within "
+                           f"{SERVER_START_TIMEOUT} s:\n" + self.log_tail())
+
+    def log_tail(self, lines: int = 40) -> str:
+        try:
+            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return "(no log)"
+
+    # -- talking to it
+    def api(self, method: str, path: str, token: str | None = "default") -> tuple[int, bytes]:
+        """(status, body) of one REST call; token=None sends no credentials at all."""
+        headers = {}
+        if token == "default":
+            token = self.token
+        if token is not None:
+            headers["Authorization"] = f"token {token}"
+        req = urllib.request.Request(self.url + path, method=method, headers=headers,
+                                     data=b"" if method in ("POST", "PUT") else None)
+        try:
+            with urllib.request.urlopen(req, timeout=30) as resp:
+                return resp.status, resp.read()
+        except urllib.error.HTTPError as err:
+            return err.code, err.read()
+
+    def kernels(self) -> list[dict]:
+        status, body = self.api("GET", "/api/kernels")
+        return json.loads(body) if status == 200 else []
+
+    def shutdown_kernels(self) -> None:
+        for kernel in self.kernels():
+            self.api("DELETE", f"/api/kernels/{kernel['id']}")
+
+    def shutdown_session(self, path: str) -> None:
+        """End the session (and kernel) of one open notebook."""
+        status, body = self.api("GET", "/api/sessions")
+        for session in json.loads(body) if status == 200 else []:
+            if session.get("path") == path:
+                self.api("DELETE", f"/api/sessions/{session['id']}")
+
+    # -- tear-down
+    def stop(self) -> None:
+        if self.proc is None:
+            return
+        if self.proc.poll() is None:
+            try:
+                self.shutdown_kernels()
+                self.api("POST", "/api/shutdown")
+                self.proc.wait(timeout=20)
+            except (OSError, subprocess.TimeoutExpired):
+                pass
+        for sig in (signal.SIGTERM, signal.SIGKILL):
+            if self.proc.poll() is not None:
+                break
+            try:
+                os.killpg(self.proc.pid, sig)  # its own group: start_new_session=True
+            except ProcessLookupError:
+                break
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                pass
+        self.log.close()
+        checkpoints = self.notebook_dir / ".ipynb_checkpoints"
+        if not self.checkpoints_existed and checkpoints.is_dir():
+            shutil.rmtree(checkpoints)  # only the one this session created
+        self.proc = None
+
+
+@pytest.fixture(scope="session")
+def notebook_hashes_before():
+    return notebook_hashes()
+
+
+@pytest.fixture(scope="session")
+def current_notebook_hashes():
+    """A function: {name: sha256} of notebooks/*.ipynb right now."""
+    return notebook_hashes
+
+
+@pytest.fixture(scope="session")
+def lab_server(tmp_path_factory, notebook_hashes_before):
+    server = LabServer(tmp_path_factory.mktemp("jupyterlab"))
+    try:
+        server.start()
+    except (RuntimeError, OSError) as err:
+        pytest.fail(f"could not start JupyterLab: {err}", pytrace=False)
+    yield server
+    server.stop()
+
+
+# ----------------------------------------------------------------------------- the browser
+@pytest.fixture(scope="session")
+def chromium_browser():
+    reason = playwright_missing()
+    if reason:
+        _cannot_run(reason)
+    chromium = find_chromium()
+    if chromium is None:
+        _cannot_run("no Chromium found (set WORKBOOK_CHROMIUM or install it: "
+                    "apt-get install chromium)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=chromium, headless=True,
+                                     args=CHROMIUM_FLAGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture(scope="session")
+def lab_context(chromium_browser, lab_server):
+    """A fresh browser profile logged in to the test server with its token."""
+    context = chromium_browser.new_context(viewport={"width": 1400, "height": 1000})
+    context.set_default_timeout(30_000)
+    page = context.new_page()
+    page.goto(f"{lab_server.url}/lab?token={lab_server.token}")  # sets the login cookie
+    page.wait_for_selector(".jp-LabShell", timeout=60_000)
+    page.close()
+    yield context
+    context.close()
+
+
+def screenshot(page, name: str) -> Path:
+    SCREENSHOT_DIR.mkdir(parents=True, exist_ok=True)
+    path = SCREENSHOT_DIR / f"{name}.png"
+    page.screenshot(path=str(path), full_page=False)
+    return path
+
+
+@pytest.fixture(scope="session")
+def take_screenshot():
+    return screenshot
+
+
+# ----------------------------------------------------------------------------- notebooks
+class NotebookPage:
+    """One notebook open in its own JupyterLab tab, with its own kernel."""
+
+    def __init__(self, context, server: LabServer, name: str):
+        self.server = server
+        self.name = name
+        self.page = context.new_page()
+        self.console: list[str] = []
+        self.page.on("console", lambda msg: self.console.append(f"{msg.type}: {msg.text}"))
+        self.page.on("pageerror", lambda err: self.console.append(f"pageerror: {err}"))
+
+    # -- opening and running
+    def open(self) -> "NotebookPage":
+        workspace = re.sub(r"[^A-Za-z0-9]+", "-", self.name)
+        self.page.goto(f"{self.server.url}/lab/workspaces/{workspace}/tree/{self.name}?reset")
+        self.page.wait_for_selector(".jp-NotebookPanel .jp-Cell", timeout=60_000)
+        self.wait_kernel_idle(timeout=90)
+        return self
+
+    @property
+    def panel(self):
+        return self.page.locator(".jp-NotebookPanel:visible").first
+
+    def kernel_status(self) -> str:
+        return self.page.evaluate("""() => {
+            const el = document.querySelector('.jp-NotebookPanel:not(.lm-mod-hidden) .jp-Notebook-ExecutionIndicator');
+            return el ? (el.getAttribute('data-status') || '') : '';
+        }""")
+
+    def wait_kernel_idle(self, timeout: float = 60) -> None:
+        self.page.wait_for_function("""() => {
+            const el = document.querySelector('.jp-NotebookPanel:not(.lm-mod-hidden) .jp-Notebook-ExecutionIndicator');
+            return el && el.getAttribute('data-status') === 'idle';
+        }""", timeout=timeout * 1000)
+
+    def menu(self, top: str, item: str) -> None:
+        self.page.locator(".lm-MenuBar-itemLabel", has_text=re.compile(f"^{re.escape(top)}$")).click()
+        self.page.locator(".lm-Menu-itemLabel", has_text=re.compile(f"^{re.escape(item)}$")).first.click()
+
+    def run_all(self, timeout: float = RUN_ALL_TIMEOUT) -> float:
+        """Clear every stored output, Run > Run All Cells, wait until done; seconds taken."""
+        self.menu("Edit", "Clear Outputs of All Cells")
+        start = time.monotonic()
+        self.menu("Run", "Run All Cells")
+        # Every cell is queued ([*]) at once; done = nothing queued and the kernel idle.
+        self.page.wait_for_function("""() => {
+            const nb = document.querySelector('.jp-NotebookPanel:not(.lm-mod-hidden)');
+            if (!nb) return false;
+            const prompts = [...nb.querySelectorAll('.jp-CodeCell .jp-InputArea-prompt')]
+                .map(p => p.textContent);
+            if (prompts.some(t => t.includes('*'))) return false;
+            if (!prompts.some(t => /\\d/.test(t))) return false;
+            const ind = nb.querySelector('.jp-Notebook-ExecutionIndicator');
+            return ind && ind.getAttribute('data-status') === 'idle';
+        }""", timeout=timeout * 1000, polling=500)
+        self.page.wait_for_timeout(1000)  # let widget views and images finish rendering
+        return time.monotonic() - start
+
+    # -- what the page shows
+    def problems(self) -> list[str]:
+        """Error outputs, tracebacks on stderr and widget errors visible in the notebook."""
+        return self.page.evaluate("""(texts) => {
+            const nb = document.querySelector('.jp-NotebookPanel:not(.lm-mod-hidden)');
+            const found = [];
+            for (const el of nb.querySelectorAll('.jp-RenderedText[data-mime-type*="error"]'))
+                found.push('error output: ' + el.innerText.slice(0, 400));
+            for (const el of nb.querySelectorAll('.jp-OutputArea-output[data-mime-type="application/vnd.jupyter.stderr"]'))
+                if (/Traceback|Error/.test(el.innerText)) found.push('stderr: ' + el.innerText.slice(0, 400));
+            const shown = [...nb.querySelectorAll('.jp-OutputArea')].map(el => el.innerText).join('\n');
+            for (const t of texts) if (shown.includes(t)) found.push('output text: ' + t);
+            return found;
+        }""", list(ERROR_TEXTS))
+
+    def stderr_texts(self) -> list[str]:
+        return self.page.evaluate("""() => [...document.querySelectorAll(
+            '.jp-NotebookPanel:not(.lm-mod-hidden) .jp-OutputArea-output[data-mime-type="application/vnd.jupyter.stderr"]')]
+            .map(el => el.innerText.slice(0, 300))""")
+
+    def code_cell_count(self) -> tuple[int, int]:
+        """(code cells, code cells with an execution count)."""
+        return tuple(self.page.evaluate("""() => {
+            const nb = document.querySelector('.jp-NotebookPanel:not(.lm-mod-hidden)');
+            const prompts = [...nb.querySelectorAll('.jp-CodeCell .jp-InputArea-prompt')];
+            return [prompts.length, prompts.filter(p => /\\[\\d+\\]/.test(p.textContent)).length];
+        }"""))
+
+    def close(self) -> None:
+        try:
+            self.page.close()
+        except Exception:  # the browser may already be gone at session end
+            pass
+
+
+class NotebookCache:
+    """Opened-and-run notebooks, so scenario 4 and the widget scenarios share one run."""
+
+    def __init__(self, context, server: LabServer):
+        self.context, self.server = context, server
+        self.pages: dict[str, NotebookPage] = {}
+        self.run_seconds: dict[str, float] = {}
+
+    def get(self, name: str) -> NotebookPage:
+        if name not in self.pages:
+            if not (self.server.notebook_dir / name).exists():
+                pytest.skip(f"{name} does not exist yet")
+            nb = NotebookPage(self.context, self.server, name).open()
+            self.pages[name] = nb
+            self.run_seconds[name] = nb.run_all()
+        return self.pages[name]
+
+    def done(self, name: str) -> None:
+        """Scenario 4 is finished with `name`: close it unless a widget scenario needs it."""
+        if not name.startswith(WIDGET_NOTEBOOKS):
+            self.release(name)
+
+    def release(self, name: str) -> None:
+        nb = self.pages.pop(name, None)
+        if nb is not None:
+            nb.close()
+            self.server.shutdown_session(name)
+
+    def close_all(self) -> None:
+        for name in list(self.pages):
+            self.release(name)
+        self.server.shutdown_kernels()
+
+
+@pytest.fixture(scope="session")
+def notebooks(lab_context, lab_server):
+    cache = NotebookCache(lab_context, lab_server)
+    yield cache
+    cache.close_all()
