@@ -19,7 +19,21 @@ For backward passes, pass your own forward function (`forward=conv_forward`): it
 what your backward receives. Without it (or while it is not implemented yet) the reference
 forward makes the cache: conv (x, w, b, conv_param) and affine (x, w, b) as in CS231n;
 max pool and batch norm use the reference's own cache format, so pass `forward=` for them.
-relu_backward's cache is x, the ReLU's input, as in CS231n.
+relu_backward's cache is x, the ReLU's input, as in CS231n. Warnings raised by the learner's
+code are silenced during a check (the verdict names the problem instead).
+
+Notebook cells
+--------------
+An exercise cell (tag `exercise`) only defines the function(s), with the solution between the
+markers; the signature, the docstring and a final `return` may stay outside them. It must
+run with nothing but `numpy as np` defined before it (import anything else in the cell). The
+next code cell (tag `exercise-check`) prints the verdict:
+
+    from cs231n_utils.exercises import check
+    print(check("conv_backward", conv_backward, forward=conv_forward))
+
+Later cells should use the package's own layers, not the learner's function, so that "Run
+all" still works in the learner edition.
 
 Learner edition
 ---------------
@@ -202,8 +216,8 @@ def _crash(exc: BaseException, who: str, case) -> _Fail:
     after = ""
     if isinstance(case, _Case):
         if case.index and case.feature:
-            after = (f" (the {case.index} simpler case{'s' if case.index > 1 else ''} pass: look at what "
-                     f"changes {case.feature})")
+            after = (f" (the {case.index} simpler case{'s pass' if case.index > 1 else ' passes'}: look at "
+                     f"what changes {case.feature})")
         case = case.label
     text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
     if len(text) > 110:
@@ -297,7 +311,7 @@ def _values_wrong(label: str, case: _Case, index: int, also_right: str = "") -> 
         return _Fail(f"{label} values wrong already in the simplest case '{case.label}'{extra}"
                      + (f" — {case.hint}" if case.hint else ""), case.hint)
     return _Fail(f"{label} values wrong only {case.feature} (case '{case.label}'; the "
-                 f"{index} simpler case{'s' if index > 1 else ''} pass){extra} — {case.hint}",
+                 f"{index} simpler case{'s pass' if index > 1 else ' passes'}){extra} — {case.hint}",
                  case.hint)
 
 
@@ -1042,9 +1056,12 @@ def _check_softmax_loss(fn, forward=None) -> int:
             raise _Fail(f"loss is {_describe(loss)}, expected a number", "return a float") from None
         if not np.isfinite(loss_v) or (isinstance(dscores, np.ndarray) and dscores.dtype.kind == "f"
                                        and not np.all(np.isfinite(dscores))):
-            raise _Fail(f"loss or dscores is nan/inf for large scores (case '{case.label}') — subtract each "
-                        f"row's max score before exp", "exp(1000) overflows; shifting by the row max leaves "
-                        "the softmax unchanged")
+            if "large" in case.label:
+                raise _Fail(f"loss or dscores is nan/inf for large scores (case '{case.label}') — subtract each "
+                            f"row's max score before exp", "exp(1000) overflows; shifting by the row max leaves "
+                            "the softmax unchanged")
+            raise _Fail(f"loss or dscores is nan/inf (case '{case.label}') — look for log(0) or a division by 0",
+                        "print the probabilities: each row should be positive and sum to 1")
         _array("dscores", dscores, e_d, case.label, "dscores has the shape of scores: (N, C)")
         if not np.isclose(loss_v, e_loss, rtol=1e-6, atol=1e-9):
             if N > 1 and np.isclose(loss_v, e_loss * N, rtol=1e-6):

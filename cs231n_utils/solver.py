@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+import zipfile
 from pathlib import Path
 from typing import Callable
 
@@ -411,7 +412,7 @@ class Solver:
         try:
             with np.load(path, allow_pickle=False) as f:
                 arrays = {k: f[k] for k in f.files}
-        except (OSError, ValueError, EOFError) as exc:
+        except (OSError, ValueError, EOFError, zipfile.BadZipFile, KeyError) as exc:
             raise ValueError(f"checkpoint {path} cannot be read ({exc}); it may be truncated or "
                              f"not a .npz file") from None
         if "meta/epoch" not in arrays:

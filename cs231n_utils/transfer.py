@@ -19,6 +19,14 @@ so changing one weight, one pixel, or the architecture gives a new file name. Fi
 moved into place with `os.replace` (atomic: a crash mid-write never leaves half a file under
 the real name). A file that cannot be read, or whose stored key or shape does not match, is
 recomputed and rewritten with a `FeatureCacheWarning` saying so.
+
+Also here: deterministic weight files (`save_weights`/`load_weights`, `load_pretrained` for the
+model made by `scripts/pretrain_source.py`), splitting a model into a frozen part and a
+trainable top (`FrozenPart`, `top_model`, `with_new_head`, `fresh_model`), the digits source and
+target tasks (`digits_task`, `few_shot`), and the experiments of notebook 07
+(`transfer_experiment`: data size x strategy; `linear_probe_table`: which depth transfers).
+Freezing itself is a layer flag of `cs231n_utils.models` (`model.freeze(upto="pool2")`),
+which the solver respects.
 """
 from __future__ import annotations
 
@@ -35,7 +43,12 @@ from typing import Callable, Mapping
 import numpy as np
 
 __all__ = ["FeatureCacheWarning", "hash_arrays", "hash_data", "feature_cache_key",
-           "CacheInfo", "FeatureCache", "cached_features"]
+           "CacheInfo", "FeatureCache", "cached_features",
+           "file_sha256", "save_weights", "load_weights", "load_pretrained", "PRETRAINED_NAME",
+           "FrozenPart", "top_model", "fresh_model", "with_new_head",
+           "SOURCE_CLASSES", "TARGET_CLASSES", "digits_task", "few_shot",
+           "train_classifier", "STRATEGIES", "DEFAULT_SETTINGS", "TransferTable",
+           "transfer_experiment", "linear_probe_table"]
 
 _FORMAT_VERSION = "1"
 
@@ -314,6 +327,7 @@ def save_weights(path, arrays: Mapping[str, np.ndarray]) -> str:
                         np.lib.format.write_array(entry, arr, allow_pickle=False)
             fh.flush()
             os.fsync(fh.fileno())
+        os.chmod(tmp_name, 0o644)  # mkstemp creates 0600; a committed asset should be readable
         os.replace(tmp_name, path)
     except BaseException:
         if os.path.exists(tmp_name):
@@ -460,28 +474,37 @@ def top_model(model, upto, *, num_classes: int | None = None, seed: int = 0):
     return top
 
 
+def fresh_model(model, num_classes: int | None = None, *, seed: int = 0):
+    """A model with the same layers as `model` but new random weights (from `seed`): training it
+    is "training from scratch". With `num_classes`, the last FC layer gets that many outputs."""
+    import copy
+
+    from .models import Affine, Sequential
+
+    layers = [copy.deepcopy(l) for l in model.layers]
+    if num_classes is not None:
+        if not isinstance(layers[-1], Affine):
+            raise ValueError(f"the last layer {layers[-1].name} is {layers[-1].describe()}, not FC; "
+                             f"cannot replace the head")
+        layers[-1] = Affine(int(num_classes), name=layers[-1].name)
+    for l in layers:
+        l.set_trainable(True)
+    return Sequential(layers, model.input_shape, seed=seed, dtype=model.dtype, reg=model.reg,
+                      loss=model.loss_name)
+
+
 def with_new_head(model, num_classes: int, *, seed: int = 0):
     """A copy of `model` with its last FC layer replaced by a fresh `num_classes`-way head.
 
     All other weights are copied (the pretrained initialisation for fine-tuning); the new head
     is drawn from `seed`. Every layer is trainable; freeze some with `.freeze(upto=...)`.
     """
-    import copy
-
-    from .models import Affine, Sequential
-
-    layers = [copy.deepcopy(l) for l in model.layers]
-    if not isinstance(layers[-1], Affine):
-        raise ValueError(f"the last layer {layers[-1].name} is {layers[-1].describe()}, not FC")
-    layers[-1] = Affine(int(num_classes), name=layers[-1].name)
-    new = Sequential(layers, model.input_shape, seed=seed, dtype=model.dtype, reg=model.reg,
-                     loss=model.loss_name)
+    new = fresh_model(model, num_classes, seed=seed)
     own = model.params
-    head = f"{layers[-1].name}."
+    head = f"{new.layers[-1].name}."
     for key, value in new.params.items():
         if not key.startswith(head):
             value[...] = own[key]
-    new.unfreeze()
     return new
 
 
@@ -566,11 +589,11 @@ def train_classifier(model, X: np.ndarray, y: np.ndarray, *, num_updates: int = 
     X_rep, y_rep = np.concatenate([X] * repeats), np.concatenate([y] * repeats)
     per_epoch = -(-len(X_rep) // batch_size)
     epochs = max(1, int(round(num_updates / per_epoch)))
-    probe = slice(0, min(len(X), 64))
+    probe = slice(0, min(len(X), 32))
     solver = Solver(model, {"X_train": X_rep, "y_train": y_rep, "X_val": X[probe], "y_val": y[probe]},
                     update_rule=update_rule, optim_config={"learning_rate": learning_rate},
                     batch_size=batch_size, num_epochs=epochs, seed=seed, progress=False,
-                    num_train_samples=64, restore_best=False)
+                    num_train_samples=32, restore_best=False)
     solver.train()
     return solver
 
@@ -624,13 +647,13 @@ DEFAULT_SETTINGS = {
     "from scratch": {"num_updates": 150, "learning_rate": 3e-3},
     "frozen + linear head": {"num_updates": 150, "learning_rate": 1e-2},
     "fine-tune top": {"num_updates": 150, "learning_rate": 3e-3},
-    "fine-tune all": {"num_updates": 150, "learning_rate": 1e-3},
+    "fine-tune all": {"num_updates": 150, "learning_rate": 3e-3},
 }
 
 
 def transfer_experiment(pretrained, target: Mapping[str, np.ndarray], *, shots=(5, 20, None),
                         seeds=(0, 1, 2), cache: FeatureCache, linear_upto: str = "relu3",
-                        top_upto: str = "pool2", strategies=STRATEGIES,
+                        top_upto: str = "pool1", strategies=STRATEGIES,
                         settings: Mapping | None = None) -> TransferTable:
     """Run every strategy for every amount of target data and seed; returns a TransferTable.
 
@@ -640,14 +663,13 @@ def transfer_experiment(pretrained, target: Mapping[str, np.ndarray], *, shots=(
     cache:       a FeatureCache; the frozen parts' features are computed once per split and
                  then loaded for every later row and seed
     linear_upto: last frozen layer for "frozen + linear head" (everything but the head)
-    top_upto:    last frozen layer for "fine-tune top" (the conv layers; the FC layers train)
+    top_upto:    last frozen layer for "fine-tune top" (default: the first conv block stays
+                 frozen, every later layer trains)
     Strategies:  "from scratch" (random init, all layers train), "frozen + linear head" (only
                  a new softmax layer trains, on cached features), "fine-tune top" (the layers
                  after `top_upto` train from their pretrained values, on cached features),
                  "fine-tune all" (pretrained init, every layer trains).
     """
-    from .models import Sequential
-
     settings = {**DEFAULT_SETTINGS, **(settings or {})}
     unknown = [s for s in strategies if s not in STRATEGIES]
     if unknown:
@@ -668,10 +690,8 @@ def transfer_experiment(pretrained, target: Mapping[str, np.ndarray], *, shots=(
                 cfg = settings[strategy]
                 init_seed = 1000 + seed
                 if strategy == "from scratch":
-                    model = with_new_head(pretrained, num_classes, seed=init_seed)
-                    fresh = Sequential([__import__("copy").deepcopy(l) for l in model.layers],
-                                       model.input_shape, seed=init_seed)
-                    model, X_fit, X_test = fresh, X, target["X_test"]
+                    model = fresh_model(pretrained, num_classes, seed=init_seed)
+                    X_fit, X_test = X, target["X_test"]
                 elif strategy == "frozen + linear head":
                     model = top_model(pretrained, linear_upto, num_classes=num_classes, seed=init_seed)
                     X_fit, X_test = feats[("linear", "train")][idx], feats[("linear", "test")]
@@ -684,3 +704,50 @@ def transfer_experiment(pretrained, target: Mapping[str, np.ndarray], *, shots=(
                 train_classifier(model, X_fit, y, seed=seed, **cfg)
                 acc.setdefault((k, strategy), []).append(model.accuracy(X_test, target["y_test"]))
     return TransferTable(tuple(shots), tuple(strategies), tuple(seeds), acc, counts)
+
+
+class _Pixels:
+    """The identity "frozen part": raw pixels as features (the no-transfer baseline)."""
+
+    spec = "pixels"
+
+    def state_dict(self):
+        return {}
+
+    def forward(self, X):
+        return np.asarray(X)
+
+
+def linear_probe_table(pretrained, target: Mapping[str, np.ndarray], *, layers=("pool1", "pool2", "relu3"),
+                       shots=(5, 20, None), seeds=(0, 1, 2), cache: FeatureCache,
+                       num_updates: int = 150, learning_rate: float = 1e-2,
+                       include_pixels: bool = True) -> TransferTable:
+    """Train only a linear softmax head on frozen features cut after each of `layers`.
+
+    Shows which depth transfers best: early layers hold generic features (edges, strokes), late
+    layers are specific to the source classes. "pixels" (no network at all) is the baseline.
+    All features come from `cache`, so the whole table costs one forward pass per layer.
+    Returns a TransferTable whose columns are the layer names.
+    """
+    from .models import Affine, Sequential
+
+    parts = {"pixels": _Pixels()} if include_pixels else {}
+    parts.update({name: FrozenPart(pretrained, name) for name in layers})
+    num_classes = int(np.max(target["y_train"])) + 1
+    feats = {(name, split): cached_features(part, target[f"X_{split}"], None, cache=cache)[0]
+             for name, part in parts.items() for split in ("train", "test")}
+    all_idx = np.arange(len(target["y_train"]))
+    acc: dict = {}
+    counts: dict = {}
+    for k in shots:
+        for seed in seeds:
+            idx, y = few_shot(all_idx, target["y_train"], k, seed)
+            counts[k] = len(idx)
+            for name in parts:
+                X = feats[(name, "train")][idx]
+                head = Sequential([Affine(num_classes)], X.shape[1:], seed=1000 + seed)
+                train_classifier(head, X, y, num_updates=num_updates, learning_rate=learning_rate,
+                                 seed=seed)
+                acc.setdefault((k, name), []).append(head.accuracy(feats[(name, "test")],
+                                                                   target["y_test"]))
+    return TransferTable(tuple(shots), tuple(parts), tuple(seeds), acc, counts)

@@ -37,12 +37,14 @@ from .plotting.pooling import plot_pool_frame
 
 __all__ = ["ConvExplorer", "PoolExplorer", "FilterPlayground"]
 
-_SLIDER_LAYOUT = dict(layout=widgets.Layout(width="260px"), style={"description_width": "60px"})
+def _slider_style() -> dict:
+    # a fresh Layout per slider: widgets must not be created at import time
+    return dict(layout=widgets.Layout(width="260px"), style={"description_width": "60px"})
 
 
 def _slider(value: int, lo: int, hi: int, description: str) -> widgets.IntSlider:
     return widgets.IntSlider(value=value, min=lo, max=hi, step=1, description=description,
-                             continuous_update=False, **_SLIDER_LAYOUT)
+                             continuous_update=False, **_slider_style())
 
 
 def _show(out: widgets.Output, drawing: dict) -> dict:
@@ -69,7 +71,7 @@ class _Stepper:
 
     def __init__(self, interval: int = 800):
         self.position = widgets.IntSlider(value=0, min=0, max=0, description="position",
-                                          continuous_update=True, **_SLIDER_LAYOUT)
+                                          continuous_update=True, **_slider_style())
         self.play = widgets.Play(value=0, min=0, max=0, interval=interval, description="play")
         self.link = widgets.link((self.play, "value"), (self.position, "value"))
 

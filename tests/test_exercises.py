@@ -186,3 +186,17 @@ def test_crash_with_reference_cache_says_which_cache_it_got():
     text = str(check("max_pool_backward", own_format_backward, forward=_todo))
     assert "raised" in text and "the cache came from the reference" in text
     assert check("max_pool_backward", own_format_backward, forward=GOOD["max_pool_forward"][0])
+
+
+# The notebooks store "<name>: all N cases pass" as nbval outputs: changing how many cases an
+# exercise has means re-executing the notebooks that check it (python3 workbook.py notebooks).
+STORED_CASE_COUNTS = {"conv_output_size": 13, "conv_forward": 10, "conv_backward": 10, "max_pool_forward": 7,
+                      "max_pool_backward": 7, "affine_forward": 5, "affine_backward": 5, "relu_backward": 3,
+                      "spatial_batchnorm_forward": 5, "spatial_batchnorm_backward": 3, "softmax_loss": 4,
+                      "conv_layer_cost": 7}
+
+
+@pytest.mark.parametrize("name", EXERCISES)
+def test_case_counts_match_what_notebooks_store(name):
+    assert check(name, reference(name)).cases == STORED_CASE_COUNTS[name], \
+        "case count changed: re-execute the notebooks whose check cells print it"

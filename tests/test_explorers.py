@@ -257,3 +257,24 @@ def test_pool_frame_invalid_and_errors():
     assert "no valid output" in f.text and not f.dx.any()
     with pytest.raises(ValueError, match="square"):
         E.pool_frame(np.ones((4, 6)), 2)
+
+
+ALL = list(itertools.product(range(1, 9), range(1, 6), range(1, 4), range(0, 3), range(1, 4)))
+
+
+def test_every_frame_of_every_small_setting_stays_inside_the_padded_input():
+    n_valid = 0
+    for w, f, s, p, d in ALL:
+        g = E.conv_geometry(w, f, s, p, d)
+        if not g.valid:
+            assert g.message and E.conv_frame(w, f, s, p, d).index is None
+            continue
+        n_valid += 1
+        seen = np.zeros((g.padded_size, g.padded_size), dtype=bool)
+        for k in range(g.n_positions):
+            frame = E.conv_frame(w, f, s, p, d, k)
+            assert frame.taps.max() < g.padded_size and frame.output.sum() == 1
+            seen[frame.taps[:, 0], frame.taps[:, 1]] = True
+        # a setting that fits has its last window end exactly at the padded edge
+        assert seen[-1].any() and seen[:, -1].any()
+    assert n_valid > 200

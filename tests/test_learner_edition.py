@@ -16,8 +16,8 @@ import nbformat
 import numpy as np
 import pytest
 
-from cs231n_utils.exercises import (BEGIN_SOLUTION, END_SOLUTION, STUB_COMMENT, STUB_RAISE, learner_edition,
-                                    main, make_learner_notebook, restore_notebook, restore_solutions,
+from cs231n_utils.exercises import (BEGIN_SOLUTION, END_SOLUTION, EXERCISES, STUB_COMMENT, STUB_RAISE, check,
+                                    learner_edition, main, make_learner_notebook, restore_notebook, restore_solutions,
                                     strip_solutions)
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -134,9 +134,10 @@ def test_learner_notebook_is_clean_and_round_trips():
     assert nb.cells[3].outputs, "the complete edition passed in is not modified"
 
 
-def _run_exercises(nb) -> list[str]:
+def _run_exercises(nb, namespace=None) -> list[str]:
     """Execute exercise and check cells in order (one namespace); return what each check cell printed."""
-    namespace = {"np": np, "numpy": np}
+    namespace = {} if namespace is None else namespace
+    namespace.update(np=np, numpy=np)
     printed = []
     for index, cell in enumerate(nb.cells):
         tags = cell.get("metadata", {}).get("tags", [])
@@ -282,10 +283,16 @@ def test_real_notebook_follows_the_exercise_convention(path):
 def test_real_learner_edition_checks_say_not_implemented(path):
     nb = nbformat.read(path, as_version=4)
     learner, regions = make_learner_notebook(nb, path.name)
-    for text in _run_exercises(learner):
+    namespace = {}
+    for text in _run_exercises(learner, namespace):
         lines = [line for line in text.splitlines() if line.strip()]
         assert lines, f"{path.name}: a check cell printed nothing"
         assert "Traceback" not in text, text
         assert any("not implemented yet" in line for line in lines), text
+    defined = [name for name in EXERCISES  # functions the cells define, not ones they import
+               if getattr(getattr(namespace.get(name), "__code__", None), "co_filename", "").startswith("<cell")]
+    assert defined, f"{path.name}: no exercise function defined by its exercise cells"
+    for name in defined:  # each stubbed function raises NotImplementedError when called
+        assert check(name, namespace[name]).status == "todo", name
     for text in _run_exercises(restore_notebook(learner, regions)):
         assert "not implemented yet" not in text and "cases pass" in text, f"{path.name}: {text}"

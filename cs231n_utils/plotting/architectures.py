@@ -23,6 +23,10 @@ def _axes(ax, ncols=1, figsize=(6, 3)):
     return axes
 
 
+# labels of points that sit close together go below their point
+_LABEL_OFFSETS = {"resnet18": (3, -10), "shufflenet_v2_x1_0": (3, -10)}
+
+
 def accuracy_vs_cost(names: Sequence[str] | None = None, axes=None) -> dict:
     """ImageNet top-1 accuracy against multiply-adds (left) and parameters (right), log x axes.
 
@@ -49,8 +53,9 @@ def accuracy_vs_cost(names: Sequence[str] | None = None, axes=None) -> dict:
         paper = np.array(["paper" in s for s in data["sources"]], dtype=bool)
         ax.scatter(data[key][~paper], data["top1"][~paper], c="C0", label="torchvision acc@1")
         ax.scatter(data[key][paper], data["top1"][paper], c="C1", marker="s", label="paper")
-        for x, y, lab in zip(data[key], data["top1"], data["labels"]):
-            ax.annotate(lab, (x, y), fontsize=7, xytext=(3, 3), textcoords="offset points")
+        for x, y, lab, name in zip(data[key], data["top1"], data["labels"], data["names"]):
+            ax.annotate(lab, (x, y), fontsize=7, xytext=_LABEL_OFFSETS.get(name, (3, 3)),
+                        textcoords="offset points")
         ax.set_xscale("log")
         ax.set_xlabel(xlabel)
         ax.set_ylabel("ImageNet top-1 (%)")
@@ -85,13 +90,13 @@ def layer_profile(summary: "arch.Summary", axes=None, skip_kinds: Sequence[str] 
 
 
 def loss_curves(curves: Mapping[str, Sequence[float]], ax=None, ylabel: str = "training loss",
-                title: str = "") -> dict:
-    """One line per labelled curve (e.g. plain vs residual). Returns {label: np.array}."""
+                title: str = "", xlabel: str = "epoch") -> dict:
+    """One line per labelled curve (e.g. plain vs residual), x = 1, 2, ... Returns {label: np.array}."""
     ax = _axes(ax)
     data = {label: np.asarray(values, dtype=float) for label, values in curves.items()}
     for label, values in data.items():
         ax.plot(np.arange(1, len(values) + 1), values, label=label)
-    ax.set_xlabel("epoch")
+    ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
     if title:
         ax.set_title(title, fontsize=9)

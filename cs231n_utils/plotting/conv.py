@@ -221,7 +221,7 @@ def plot_number_grids(arrays: Mapping[str, np.ndarray], fmt: str | Mapping[str, 
     texts = {}
     for ax, (title, a) in zip(axs, items):
         form = fmt[title] if isinstance(fmt, Mapping) else fmt
-        fontsize = 8 if max(a.shape) <= 5 else 6
+        fontsize = 8 if max(a.shape) <= 8 else 6
         if symmetric:
             lim = float(np.abs(a).max()) if a.size else 1.0
             lo, hi = -(lim or 1.0), (lim or 1.0)

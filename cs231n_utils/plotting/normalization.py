@@ -22,12 +22,13 @@ def _axes(ax, figsize, ncols=1):
     return ax
 
 
-def plot_lrn_fibre(before: np.ndarray, after: np.ndarray, ax=None) -> dict:
+def plot_lrn_fibre(before: np.ndarray, after: np.ndarray, ax=None, log: bool | None = None) -> dict:
     """Activations of one depth column (深度列: all channels at one pixel) before and after LRN.
 
     before, after: (C,) arrays, drawn as paired bars per channel. Returns {"channels",
     "before", "after", "ratio"} with ratio = after / before (nan where before is 0): the
-    factor LRN multiplied each channel by.
+    factor LRN multiplied each channel by. `log`: logarithmic y axis (default: when every
+    value is positive, so small and large activations are both visible).
     """
     before = np.asarray(before, dtype=np.float64).ravel()
     after = np.asarray(after, dtype=np.float64).ravel()
@@ -39,12 +40,16 @@ def plot_lrn_fibre(before: np.ndarray, after: np.ndarray, ax=None) -> dict:
         ratio = np.where(before != 0, after / np.where(before != 0, before, 1.0), np.nan)
     ax.bar(channels - 0.2, before, width=0.4, label="before LRN", color="0.6")
     ax.bar(channels + 0.2, after, width=0.4, label="after LRN", color="C0")
+    if log is None:
+        log = bool(np.all(before > 0) and np.all(after > 0))
+    if log:
+        ax.set_yscale("log")
     ax.set_xticks(channels)
     ax.set_xlabel("channel")
-    ax.set_ylabel("activation")
+    ax.set_ylabel("activation" + (" (log scale)" if log else ""))
     ax.set_title("LRN on one depth column: strong neighbours suppress each other")
     ax.legend(fontsize=8)
-    return {"channels": channels, "before": before, "after": after, "ratio": ratio}
+    return {"channels": channels, "before": before, "after": after, "ratio": ratio, "log": log}
 
 
 def channel_statistics(x: np.ndarray) -> dict:

@@ -52,8 +52,11 @@ def plot_pool_frame(frame: PoolFrame, backward: bool = False, figsize=None) -> d
         highlight["x"] = mask
         if backward:
             highlight["dx"] = mask
-    figsize = figsize or (2.5 * len(arrays), 2.6)
-    fig, axes = plt.subplots(1, len(arrays), figsize=figsize, dpi=DPI, squeeze=False)
+    widths = [a.shape[1] for a in arrays.values()]           # equal cell sizes in every panel
+    cell = 0.38
+    figsize = figsize or (cell * sum(widths) + 0.4 * len(arrays), cell * frame.x.shape[0] + 0.7)
+    fig, axes = plt.subplots(1, len(arrays), figsize=figsize, dpi=DPI, squeeze=False,
+                             gridspec_kw={"width_ratios": widths})
     fmt = {k: _fmt(a) for k, a in arrays.items()}
     drawn = plot_number_grids(arrays, fmt=fmt, cmap="Blues",
                               symmetric=False,

@@ -44,6 +44,16 @@ SERVER_START_TIMEOUT = 90      # s, JupyterLab start-up on a busy 2-core machine
 RUN_ALL_TIMEOUT = 240          # s, one notebook's "Run All Cells" (notebooks take up to ~60 s)
 # Notebooks whose widgets scenarios 1-3 drive: kept open after scenario 4 ran them.
 WIDGET_NOTEBOOKS = ("02_", "03_", "05_")
+RUN_ALL_DONE_JS = """() => {
+    const nb = document.querySelector('.jp-NotebookPanel:not(.lm-mod-hidden)');
+    if (!nb) return false;
+    const prompts = [...nb.querySelectorAll('.jp-CodeCell .jp-InputArea-prompt')]
+        .map(p => p.textContent);
+    if (prompts.some(t => t.includes('*'))) return false;
+    if (!prompts.some(t => /[0-9]/.test(t))) return false;
+    const ind = nb.querySelector('.jp-Notebook-ExecutionIndicator');
+    return Boolean(ind) && ind.getAttribute('data-status') === 'idle';
+}"""
 ERROR_TEXTS = ("Error displaying widget", "model not found", "Traceback (most recent call last)")
 
 
@@ -309,6 +319,13 @@ def take_screenshot():
 
 
 # ----------------------------------------------------------------------------- notebooks
+try:
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+except ImportError:  # the fixtures skip (or fail) with the reason
+    class PlaywrightTimeout(Exception):
+        pass
+
+
 class NotebookPage:
     """One notebook open in its own JupyterLab tab, with its own kernel."""
 
@@ -354,20 +371,27 @@ class NotebookPage:
         start = time.monotonic()
         self.menu("Run", "Run All Cells")
         # Every cell is queued ([*]) at once; done = nothing queued and the kernel idle.
-        self.page.wait_for_function("""() => {
-            const nb = document.querySelector('.jp-NotebookPanel:not(.lm-mod-hidden)');
-            if (!nb) return false;
-            const prompts = [...nb.querySelectorAll('.jp-CodeCell .jp-InputArea-prompt')]
-                .map(p => p.textContent);
-            if (prompts.some(t => t.includes('*'))) return false;
-            if (!prompts.some(t => /\\d/.test(t))) return false;
-            const ind = nb.querySelector('.jp-Notebook-ExecutionIndicator');
-            return ind && ind.getAttribute('data-status') === 'idle';
-        }""", timeout=timeout * 1000, polling=500)
+        try:
+            self.page.wait_for_function(RUN_ALL_DONE_JS, timeout=timeout * 1000, polling=500)
+        except PlaywrightTimeout:
+            screenshot(self.page, f"timeout_{self.name.removesuffix('.ipynb')}")
+            raise AssertionError(f"{self.name}: Run All did not finish within {timeout:.0f} s; "
+                                 f"state: {self.state()}") from None
         self.page.wait_for_timeout(1000)  # let widget views and images finish rendering
         return time.monotonic() - start
 
     # -- what the page shows
+    def state(self) -> dict:
+        """Prompts and kernel status, for failure messages."""
+        return self.page.evaluate("""() => {
+            const nb = document.querySelector('.jp-NotebookPanel:not(.lm-mod-hidden)');
+            if (!nb) return {panel: null};
+            const prompts = [...nb.querySelectorAll('.jp-CodeCell .jp-InputArea-prompt')]
+                .map(p => p.textContent.trim()).join(' ');
+            const ind = nb.querySelector('.jp-Notebook-ExecutionIndicator');
+            return {prompts, kernel: ind ? ind.getAttribute('data-status') : null};
+        }""")
+
     def problems(self) -> list[str]:
         """Error outputs, tracebacks on stderr and widget errors visible in the notebook."""
         return self.page.evaluate("""(texts) => {
@@ -377,7 +401,7 @@ class NotebookPage:
                 found.push('error output: ' + el.innerText.slice(0, 400));
             for (const el of nb.querySelectorAll('.jp-OutputArea-output[data-mime-type="application/vnd.jupyter.stderr"]'))
                 if (/Traceback|Error/.test(el.innerText)) found.push('stderr: ' + el.innerText.slice(0, 400));
-            const shown = [...nb.querySelectorAll('.jp-OutputArea')].map(el => el.innerText).join('\n');
+            const shown = [...nb.querySelectorAll('.jp-OutputArea')].map(el => el.innerText).join('\\n');
             for (const t of texts) if (shown.includes(t)) found.push('output text: ' + t);
             return found;
         }""", list(ERROR_TEXTS))

@@ -1,0 +1,92 @@
+"""Tests for scripts/pretrain_source.py: determinism and the committed asset's provenance."""
+import importlib.util
+import json
+
+import numpy as np
+import pytest
+
+from cs231n_utils import transfer
+from cs231n_utils.paths import ASSETS_DIR, REPO_ROOT
+
+SCRIPT = REPO_ROOT / "scripts" / "pretrain_source.py"
+NAME = transfer.PRETRAINED_NAME
+
+
+@pytest.fixture(scope="module")
+def script():
+    spec = importlib.util.spec_from_file_location("pretrain_source", SCRIPT)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="module")
+def provenance():
+    return json.loads((ASSETS_DIR / f"{NAME}.json").read_text())
+
+
+def test_same_seed_gives_identical_weights(script):
+    m1, info1 = script.pretrain(seed=0, num_epochs=1)
+    m2, info2 = script.pretrain(seed=0, num_epochs=1)
+    s1, s2 = m1.state_dict(), m2.state_dict()
+    assert list(s1) == list(s2)
+    for key in s1:
+        np.testing.assert_array_equal(s1[key], s2[key], err_msg=key)
+    assert info1 == info2
+
+
+def test_another_seed_gives_other_weights(script):
+    m1, _ = script.pretrain(seed=0, num_epochs=1)
+    m2, _ = script.pretrain(seed=1, num_epochs=1)
+    assert transfer.hash_arrays(m1.state_dict()) != transfer.hash_arrays(m2.state_dict())
+
+
+def test_written_files_are_byte_identical_on_rerun(script, tmp_path):
+    model, info = script.pretrain(seed=0, num_epochs=1)
+    meta1 = script.write(model, info, tmp_path / "a", seed=0, num_epochs=1)
+    meta2 = script.write(model, info, tmp_path / "b", seed=0, num_epochs=1)
+    for suffix in (".npz", ".json"):
+        assert (tmp_path / "a" / f"{NAME}{suffix}").read_bytes() == \
+               (tmp_path / "b" / f"{NAME}{suffix}").read_bytes()
+    assert meta1["sha256"] == transfer.file_sha256(tmp_path / "a" / f"{NAME}.npz")
+    loaded, _ = transfer.load_pretrained(directory=tmp_path / "a")
+    assert transfer.hash_arrays(loaded.state_dict()) == meta1["weights_sha256"]
+    assert not list((tmp_path / "a").glob("*.tmp")) and not list((tmp_path / "a").glob(".*.tmp"))
+
+
+def test_committed_asset_matches_its_provenance(provenance):
+    path = ASSETS_DIR / f"{NAME}.npz"
+    assert path.stat().st_size < 2 * 1024 * 1024
+    assert transfer.file_sha256(path) == provenance["sha256"]
+    weights = transfer.load_weights(path, expected_sha256=provenance["sha256"])
+    assert transfer.hash_arrays(weights) == provenance["weights_sha256"]
+    for key in ("script", "seed", "source_task", "source_classes", "pattern", "input_shape",
+                "source_test_accuracy", "training"):
+        assert key in provenance, key
+    assert provenance["script"] == "scripts/pretrain_source.py"
+    assert set(provenance["source_classes"]).isdisjoint(provenance["target_classes_never_seen"])
+
+
+def test_provenance_records_the_scripts_settings(script, provenance):
+    assert provenance["pattern"] == script.PATTERN
+    assert provenance["seed"] == script.SEED
+    assert provenance["training"]["num_epochs"] == script.NUM_EPOCHS
+    assert provenance["training"]["learning_rate"] == script.LEARNING_RATE
+
+
+@pytest.mark.slow
+def test_rerunning_the_script_reproduces_the_committed_weights(script, provenance):
+    # the full run (about 5 s): the committed file is exactly what the script makes
+    model, info = script.pretrain()
+    assert transfer.hash_arrays(model.state_dict()) == provenance["weights_sha256"]
+    assert info["source_test_accuracy"] == provenance["source_test_accuracy"]
+
+
+def test_check_mode_reports_a_mismatch(script, tmp_path, capsys):
+    model, info = script.pretrain(seed=0, num_epochs=1)
+    script.write(model, info, tmp_path, seed=0, num_epochs=1)
+    meta = json.loads((tmp_path / f"{NAME}.json").read_text())
+    meta["weights_sha256"] = "0" * 64
+    (tmp_path / f"{NAME}.json").write_text(json.dumps(meta))
+    assert script.main(["--epochs", "1", "--out", str(tmp_path), "--check"]) == 1
+    assert "DIFFER" in capsys.readouterr().out
