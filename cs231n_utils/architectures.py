@@ -44,9 +44,6 @@ __all__ = ["Conv", "Pool", "AdaptiveAvgPool", "Linear", "Concat", "Residual", "N
 
 _BYTES_PER_VALUE = 4  # float32
 
-Shape = tuple  # (C, H, W) for feature maps, (F,) after an FC layer
-
-
 # ----------------------------------------------------------------------------- layer specs
 @dataclass(frozen=True)
 class Conv:
@@ -122,9 +119,6 @@ class Residual:
     name: str
     body: tuple
     shortcut: tuple = ()
-
-
-Layer = Union[Conv, Pool, AdaptiveAvgPool, Linear, Concat, Residual]
 
 
 @dataclass(frozen=True)
@@ -728,7 +722,7 @@ def available() -> list[str]:
 def spec(name: str) -> NetSpec:
     """The declarative spec of a network (see `available()`)."""
     key = str(name).lower().replace("-", "").replace(" ", "")
-    aliases = {"resnet-18": "resnet18", "vgg": "vgg16", "inception_v1": "googlenet",
+    aliases = {"vgg": "vgg16", "inception_v1": "googlenet",
                "shufflenet_v2": "shufflenet_v2_x1_0", "shufflenetv2": "shufflenet_v2_x1_0",
                "mobilenetv1": "mobilenet_v1", "mobilenetv2": "mobilenet_v2"}
     key = aliases.get(key, key)

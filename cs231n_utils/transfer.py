@@ -607,6 +607,8 @@ class TransferTable:
 
     shots:  labelled examples per class per row (None = all)
     acc:    dict (shots, strategy) -> list of test accuracies, one per seed
+    train_counts: dict shots -> number of training images used in that row
+    num_classes: classes of the target task (to print "all (~116)" per class)
     """
 
     shots: tuple
@@ -614,6 +616,7 @@ class TransferTable:
     seeds: tuple
     acc: dict
     train_counts: dict
+    num_classes: int = 5
 
     def mean(self, shots, strategy) -> float:
         return float(np.mean(self.acc[(shots, strategy)]))
@@ -630,7 +633,7 @@ class TransferTable:
         head = ["labels/class"] + list(self.strategies)
         rows = []
         for k in self.shots:
-            label = f"all ({self.train_counts[k] // 5})" if k is None else str(k)
+            label = f"all (~{self.train_counts[k] // self.num_classes})" if k is None else str(k)
             rows.append([label] + [f"{100 * self.mean(k, s):.1f}%" for s in self.strategies])
         widths = [max(len(r[i]) for r in [head] + rows) for i in range(len(head))]
         fmt = lambda r: "  ".join(c.rjust(w) if i else c.ljust(w) for i, (c, w) in enumerate(zip(r, widths)))
@@ -703,7 +706,7 @@ def transfer_experiment(pretrained, target: Mapping[str, np.ndarray], *, shots=(
                     X_fit, X_test = X, target["X_test"]
                 train_classifier(model, X_fit, y, seed=seed, **cfg)
                 acc.setdefault((k, strategy), []).append(model.accuracy(X_test, target["y_test"]))
-    return TransferTable(tuple(shots), tuple(strategies), tuple(seeds), acc, counts)
+    return TransferTable(tuple(shots), tuple(strategies), tuple(seeds), acc, counts, num_classes)
 
 
 class _Pixels:
@@ -750,4 +753,4 @@ def linear_probe_table(pretrained, target: Mapping[str, np.ndarray], *, layers=(
                                  seed=seed)
                 acc.setdefault((k, name), []).append(head.accuracy(feats[(name, "test")],
                                                                    target["y_test"]))
-    return TransferTable(tuple(shots), tuple(parts), tuple(seeds), acc, counts)
+    return TransferTable(tuple(shots), tuple(parts), tuple(seeds), acc, counts, num_classes)

@@ -82,10 +82,13 @@ def test_conv_chunking_gives_the_same_result(rng, monkeypatch, groups, F):
             assert rel_error(g, g_ref) < EXACT
 
 
-def test_chunk_size_bounds_scratch():
-    assert fast_layers._chunk_size(1000, fast_layers.SCRATCH_BYTES // 10) == 10
+def test_chunk_size_bounds_scratch(monkeypatch):
+    assert fast_layers.CHUNK_BYTES <= fast_layers.SCRATCH_BYTES == 64 * 2 ** 20
+    assert fast_layers._chunk_size(1000, fast_layers.CHUNK_BYTES // 10) == 10
     assert fast_layers._chunk_size(5, 1) == 5
     assert fast_layers._chunk_size(1000, 10 * fast_layers.SCRATCH_BYTES) == 1
+    monkeypatch.setattr(fast_layers, "CHUNK_BYTES", 2 * fast_layers.SCRATCH_BYTES)
+    assert fast_layers._chunk_size(1000, fast_layers.SCRATCH_BYTES // 10) == 10
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])

@@ -86,6 +86,9 @@ def test_plot_activation_maps_ranges():
     assert d["limits"]["b"] == (1.0, 1.0)                      # image-like: grey, own range
     lo, hi = d["limits"]["a"]
     assert lo == -hi and 1.0 < hi <= 2.0                        # signed: symmetric, 99th percentile
+    sharpened = np.array([[1.0, 1.2, -0.3, 0.9]])               # mostly positive, a few negatives
+    lo, hi = P.plot_activation_maps(img, {"s": sharpened})["limits"]["s"]
+    assert -0.3 < lo < 0 and 1.1 < hi < 1.2                     # grey between its 1st and 99th percentiles
     assert set(d["maps"]) == {"a", "b"}
 
 

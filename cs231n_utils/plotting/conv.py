@@ -256,9 +256,9 @@ def plot_activation_maps(image: np.ndarray, maps: Mapping[str, np.ndarray], figs
 
     maps: filter name -> 2-D response. A signed map (edges) is drawn with a diverging colour
     map centred on 0 (positive red, negative blue), clipped at the 99th percentile of
-    |response| so that a few extreme pixels do not wash the rest out; an image-like map (fewer
-    than 5% negative pixels: identity, blurs, sharpen) is drawn in grey between its 1st and
-    99th percentiles. Returns {"image", "maps", "ranges": {name: (min, max)},
+    |response| so that a few extreme pixels do not wash the rest out; an image-like map (mean
+    above half the mean |response|: identity, blurs, sharpen) is drawn in grey between its
+    1st and 99th percentiles. Returns {"image", "maps", "ranges": {name: (min, max)},
     "limits": {name: (vmin, vmax) used for the colours}, "figure"}.
     """
     n = 1 + len(maps)
@@ -270,7 +270,7 @@ def plot_activation_maps(image: np.ndarray, maps: Mapping[str, np.ndarray], figs
     axs[0].set_title(f"input {image.shape[0]}x{image.shape[1]}", fontsize=9)
     ranges, limits = {}, {}
     for ax, (name, m) in zip(axs[1:], maps.items()):
-        if (m < 0).mean() < 0.05:                 # image-like (blur, sharpen): grey, clipped 1..99%
+        if m.mean() > 0.5 * np.abs(m).mean():     # image-like (blur, sharpen): grey, clipped 1..99%
             limits[name] = (float(np.percentile(m, 1)), float(np.percentile(m, 99)))
             ax.imshow(m, cmap="gray", vmin=limits[name][0], vmax=limits[name][1])
         else:

@@ -41,6 +41,7 @@ LAB_SETTINGS = {
     "@jupyterlab/notebook-extension/tracker": {"windowingMode": "none"},
 }
 SERVER_START_TIMEOUT = 90      # s, JupyterLab start-up on a busy 2-core machine
+KERNEL_START_TIMEOUT = 90      # s, a kernel start while other kernels run
 RUN_ALL_TIMEOUT = 240          # s, one notebook's "Run All Cells" (notebooks take up to ~60 s)
 # Notebooks whose widgets scenarios 1-3 drive: kept open after scenario 4 ran them.
 WIDGET_NOTEBOOKS = ("02_", "03_", "05_")
@@ -53,6 +54,11 @@ RUN_ALL_DONE_JS = """() => {
     if (!prompts.some(t => /[0-9]/.test(t))) return false;
     const ind = nb.querySelector('.jp-Notebook-ExecutionIndicator');
     return Boolean(ind) && ind.getAttribute('data-status') === 'idle';
+}"""
+NO_COUNTS_JS = """() => {
+    const nb = document.querySelector('.jp-NotebookPanel:not(.lm-mod-hidden)');
+    return Boolean(nb) && ![...nb.querySelectorAll('.jp-CodeCell .jp-InputArea-prompt')]
+        .some(p => /[0-9*]/.test(p.textContent));
 }"""
 ERROR_TEXTS = ("Error displaying widget", "model not found", "Traceback (most recent call last)")
 
@@ -216,6 +222,14 @@ class LabServer:
         for kernel in self.kernels():
             self.api("DELETE", f"/api/kernels/{kernel['id']}")
 
+    def session_kernel_state(self, path: str) -> str | None:
+        """Execution state ("starting", "idle", "busy") of the kernel of notebook `path`."""
+        status, body = self.api("GET", "/api/sessions")
+        for session in json.loads(body) if status == 200 else []:
+            if session.get("path") == path and session.get("kernel"):
+                return session["kernel"].get("execution_state")
+        return None
+
     def shutdown_session(self, path: str) -> None:
         """End the session (and kernel) of one open notebook."""
         status, body = self.api("GET", "/api/sessions")
@@ -342,7 +356,15 @@ class NotebookPage:
         workspace = re.sub(r"[^A-Za-z0-9]+", "-", self.name)
         self.page.goto(f"{self.server.url}/lab/workspaces/{workspace}/tree/{self.name}?reset")
         self.page.wait_for_selector(".jp-NotebookPanel .jp-Cell", timeout=60_000)
-        self.wait_kernel_idle(timeout=90)
+        # The toolbar says "idle" before any kernel exists: first let the server report this
+        # notebook's kernel started and idle, then the page show it connected and idle.
+        deadline = time.monotonic() + KERNEL_START_TIMEOUT
+        while self.server.session_kernel_state(self.name) != "idle":
+            if time.monotonic() > deadline:
+                raise AssertionError(f"{self.name}: no idle kernel after {KERNEL_START_TIMEOUT} s "
+                                     f"(server says {self.server.session_kernel_state(self.name)!r})")
+            time.sleep(0.5)
+        self.wait_kernel_idle(timeout=KERNEL_START_TIMEOUT)
         return self
 
     @property
@@ -368,6 +390,8 @@ class NotebookPage:
     def run_all(self, timeout: float = RUN_ALL_TIMEOUT) -> float:
         """Clear every stored output, Run > Run All Cells, wait until done; seconds taken."""
         self.menu("Edit", "Clear Outputs of All Cells")
+        # cleared outputs also clear the execution counts, so "[n]" below means "ran now"
+        self.page.wait_for_function(NO_COUNTS_JS, timeout=10_000)
         start = time.monotonic()
         self.menu("Run", "Run All Cells")
         # Every cell is queued ([*]) at once; done = nothing queued and the kernel idle.
