@@ -11,7 +11,8 @@ The readable loop definitions live in `layers`; the functions here compute the s
   input + columns) stay under `SCRATCH_BYTES` (64 MiB) whatever N is.
 - grouped convolution (分组卷积): the same with a batched matmul over groups; depthwise
   convolution (groups == C) uses an elementwise multiply-accumulate over kernel offsets.
-- max pooling: an elementwise maximum over the strided kernel-offset slices; the backward
+- max pooling: an elementwise maximum over the strided kernel-offset slices, done separably
+  (first over the window's columns, then over its rows: ph + pw passes, not ph*pw); the backward
   pass routes each window's gradient to the *first* maximum in row-major order (the same tie
   rule as `np.argmax` in the naive version).
 
@@ -214,6 +215,53 @@ def _col2im(dcols: np.ndarray, dxp: np.ndarray, HH: int, WW: int, Ho: int, Wo: i
     return dxp
 
 
+def _valid_range(k: int, dilation: int, stride: int, pad: int, size: int, n_out: int):
+    """Output indices i whose input index i*stride + k*dilation - pad lies inside [0, size).
+
+    Returns (i0, i1, in_slice): outputs i0..i1-1 read the input rows in_slice (i1 may equal i0).
+    """
+    offset = k * dilation - pad
+    i0 = min(n_out, max(0, -(offset // stride)))          # ceil(-offset / stride), clipped
+    i1 = min(n_out, max(i0, (size - 1 - offset) // stride + 1))
+    start = i0 * stride + offset
+    return i0, i1, slice(start, start + stride * (i1 - i0 - 1) + 1, stride) if i1 > i0 else slice(0, 0)
+
+
+def _offset_table(HH, WW, dilation, stride, pad, H, W, Ho, Wo):
+    """For every kernel offset: (kh, kw, output rows, output cols, input rows, input cols)."""
+    return _offset_table_rect(HH, WW, dilation, pad, pad, H, W, Ho, Wo, stride)
+
+
+def _offset_table_rect(HH, WW, dilation, pad_h, pad_w, H, W, Ho, Wo, stride=1):
+    """_offset_table with different (possibly negative: cropping) paddings along H and W."""
+    rows = [_valid_range(kh, dilation, stride, pad_h, H, Ho) for kh in range(HH)]
+    cols = [_valid_range(kw, dilation, stride, pad_w, W, Wo) for kw in range(WW)]
+    table = []
+    for kh, (i0, i1, rin) in enumerate(rows):
+        for kw, (j0, j1, cin) in enumerate(cols):
+            if i1 > i0 and j1 > j0:
+                table.append((kh, kw, slice(i0, i1), slice(j0, j1), rin, cin))
+    return table
+
+
+def _im2col_direct(x: np.ndarray, cols: np.ndarray, table) -> np.ndarray:
+    """cols[n, c, kh, kw, i, j] = x_pad[n, c, i*s + kh*d, j*s + kw*d], reading x without padding it.
+
+    Only the entries that fall inside x are written: `cols` must start zeroed, and the entries
+    that fall in the padding stay zero because no call writes them.
+    """
+    for kh, kw, io, jo, ri, ci in table:
+        cols[:, :, kh, kw, io, jo] = x[:, :, ri, ci]
+    return cols
+
+
+def _col2im_direct(dcols: np.ndarray, dx: np.ndarray, table) -> np.ndarray:
+    """Adjoint of _im2col_direct: add the columns back onto dx (gradients of padding are dropped)."""
+    for kh, kw, io, jo, ri, ci in table:
+        dx[:, :, ri, ci] += dcols[:, :, kh, kw, io, jo]
+    return dx
+
+
 def _conv_chunks(x, pad, Hp, Wp, per_extra, dtype):
     """Yield (start, stop, padded chunk) over the batch, reusing one zero-bordered buffer."""
     N, C, H, W = x.shape
@@ -265,14 +313,14 @@ def conv_forward_fast(x: np.ndarray, w: np.ndarray, b: np.ndarray, conv_param: d
     else:
         K = Cg * HH * WW
         w2 = wd.reshape(groups, Fg, K)
-        cols_buf = None
-        for s, e, xp in _conv_chunks(x, pad, Hp, Wp, C * HH * WW * Ho * Wo, dtype):
-            n = e - s
-            if cols_buf is None:
-                cols_buf = np.empty((n, C, HH, WW, Ho, Wo), dtype)
-            cols = _im2col(xp, cols_buf[:n], HH, WW, Ho, Wo, stride, dil)
-            cols = cols.reshape(n, groups, K, Ho * Wo)
-            np.matmul(w2, cols, out=out[s:e].reshape(n, groups, Fg, Ho * Wo))
+        table = _offset_table(HH, WW, dil, stride, pad, H, W, Ho, Wo)
+        nb = _chunk_size(N, C * HH * WW * Ho * Wo * np.dtype(dtype).itemsize)
+        cols_buf = np.zeros((nb, C, HH, WW, Ho, Wo), dtype)
+        for s in range(0, N, nb):
+            n = min(nb, N - s)
+            cols = _im2col_direct(x[s:s + n], cols_buf[:n], table)
+            np.matmul(w2, cols.reshape(n, groups, K, Ho * Wo),
+                      out=out[s:s + n].reshape(n, groups, Fg, Ho * Wo))
     out += b.astype(dtype, copy=False)[None, :, None, None]
     cache = (x, w, b, {"stride": stride, "pad": pad, "dilation": dil, "groups": groups,
                        "Ho": Ho, "Wo": Wo})
@@ -325,32 +373,42 @@ def conv_backward_fast(dout: np.ndarray, cache):
         dw = dwk.reshape(F, 1, HH, WW)
     else:
         K = Cg * HH * WW
-        w2t = wd.reshape(groups, Fg, K).transpose(0, 2, 1)
         dw2 = np.zeros((groups, Fg, K), dtype)
-        cols_buf = dxp_buf = None
-        per = C * HH * WW * Ho * Wo + C * Hp * Wp
-        for s, e, xp in _conv_chunks(x, pad, Hp, Wp, per, dtype):
-            n = e - s
-            if cols_buf is None:
-                cols_buf = np.empty((n, C, HH, WW, Ho, Wo), dtype)
-                dxp_buf = np.empty((n, C, Hp, Wp), dtype) if pad else None
-            cols6 = _im2col(xp, cols_buf[:n], HH, WW, Ho, Wo, stride, dil)
-            cols = cols6.reshape(n, groups, K, Ho * Wo)
-            d4 = dout[s:e].reshape(n, groups, Fg, Ho * Wo)
+        itemsize = np.dtype(dtype).itemsize
+        table = _offset_table(HH, WW, dil, stride, pad, H, W, Ho, Wo)
+        if stride == 1:
+            # dx is a stride-1 convolution of dout with the flipped, transposed filters
+            # (padding dil*(HH-1) - pad): im2col of dout and one matmul, no col2im.
+            pad_h, pad_w = dil * (HH - 1) - pad, dil * (WW - 1) - pad
+            table_t = [(kh, kw, io, jo, ri, ci) for kh, kw, io, jo, ri, ci in
+                       _offset_table_rect(HH, WW, dil, pad_h, pad_w, Ho, Wo, H, W)]
+            wt = (wd.reshape(groups, Fg, Cg, HH, WW)[:, :, :, ::-1, ::-1]
+                  .transpose(0, 2, 1, 3, 4).reshape(groups, Cg, Fg * HH * WW))
+            per = (C * Ho * Wo + F * H * W) * HH * WW * itemsize
+            nb = _chunk_size(N, per)
+            dcols_buf = np.zeros((nb, F, HH, WW, H, W), dtype)
+        else:
+            w2t = wd.reshape(groups, Fg, K).transpose(0, 2, 1)
+            nb = _chunk_size(N, 2 * C * HH * WW * Ho * Wo * itemsize)
+            dcols_buf = np.empty((nb, C, HH, WW, Ho, Wo), dtype)
+            dx.fill(0)
+        cols_buf = np.zeros((nb, C, HH, WW, Ho, Wo), dtype)
+        for s in range(0, N, nb):
+            n = min(nb, N - s)
+            cols = _im2col_direct(x[s:s + n], cols_buf[:n], table).reshape(n, groups, K, Ho * Wo)
+            d4 = dout[s:s + n].reshape(n, groups, Fg, Ho * Wo)
             if n == 1:
                 dw2 += np.matmul(d4[0], cols[0].transpose(0, 2, 1))
             else:
                 dw2 += np.matmul(d4, cols.transpose(0, 1, 3, 2)).sum(axis=0)
-            np.matmul(w2t, d4, out=cols)          # dcols, reusing the columns buffer
-            if pad:
-                dxp = dxp_buf[:n]
-                dxp.fill(0)
-                _col2im(cols6, dxp, HH, WW, Ho, Wo, stride, dil)
-                dx[s:e] = dxp[:, :, pad:pad + H, pad:pad + W]
+            dcols = dcols_buf[:n]
+            if stride == 1:
+                _im2col_direct(dout[s:s + n], dcols, table_t)
+                np.matmul(wt, dcols.reshape(n, groups, Fg * HH * WW, H * W),
+                          out=dx[s:s + n].reshape(n, groups, Cg, H * W))
             else:
-                dxc = dx[s:e]
-                dxc.fill(0)
-                _col2im(cols6, dxc, HH, WW, Ho, Wo, stride, dil)
+                np.matmul(w2t, d4, out=dcols.reshape(n, groups, K, Ho * Wo))
+                _col2im_direct(dcols, dx[s:s + n], table)
         dw = dw2.reshape(F, Cg, HH, WW)
     return (dx.astype(x.dtype, copy=False), dw.astype(w.dtype, copy=False),
             db.astype(b.dtype, copy=False))
@@ -366,18 +424,25 @@ def max_pool_forward_fast(x: np.ndarray, pool_param: dict):
     Inputs: x (N, C, H, W); pool_param with `pool_height`, `pool_width`, `stride` (defaults to
     the window size for square windows) and optional `rounding` ('exact' or 'floor').
     Returns (out, cache); out (N, C, H', W') with H' = 1 + (H - pool_height) // stride.
-    Computed as an elementwise maximum over the pool_height*pool_width strided slices.
+    Computed as an elementwise maximum over strided slices, first along W then along H.
     """
     ph, pw, stride, Ho, Wo = _pool_setup(x, pool_param, "max_pool_forward_fast")
-    out = None
-    for kh in range(ph):
-        rows = _span(kh, 1, stride, Ho)
-        for kw in range(pw):
-            xs = x[:, :, rows, _span(kw, 1, stride, Wo)]
-            if out is None:
-                out = xs.copy()
-            else:
-                np.maximum(out, xs, out=out)
+    # separable: max over the window's columns first (rows of x that some window touches),
+    # then over its rows; ph + pw passes instead of ph * pw
+    used_rows = slice(0, stride * (Ho - 1) + ph)
+    if pw == 1:
+        colmax = x[:, :, used_rows, _span(0, 1, stride, Wo)]
+    else:
+        colmax = np.maximum(x[:, :, used_rows, _span(0, 1, stride, Wo)],
+                            x[:, :, used_rows, _span(1, 1, stride, Wo)])
+        for kw in range(2, pw):
+            np.maximum(colmax, x[:, :, used_rows, _span(kw, 1, stride, Wo)], out=colmax)
+    if ph == 1:
+        out = colmax[:, :, _span(0, 1, stride, Ho)].copy()
+    else:
+        out = np.maximum(colmax[:, :, _span(0, 1, stride, Ho)], colmax[:, :, _span(1, 1, stride, Ho)])
+        for kh in range(2, ph):
+            np.maximum(out, colmax[:, :, _span(kh, 1, stride, Ho)], out=out)
     cache = (x, out, (ph, pw, stride))
     return out, cache
 
@@ -392,21 +457,26 @@ def max_pool_backward_fast(dout: np.ndarray, cache):
     x, out, (ph, pw, stride) = cache
     _check_dout(dout, out.shape)
     dout = dout.astype(x.dtype, copy=False)
+    N, C, H, W = x.shape
     Ho, Wo = out.shape[2:]
-    dx = np.zeros_like(x)
-    pending = None        # windows whose maximum has not been found yet
-    last = ph * pw - 1
+    overlap = stride < ph or stride < pw
+    if not overlap and stride == ph == pw and Ho * ph == H and Wo * pw == W:
+        dx = np.empty_like(x)        # the windows tile x exactly: every pixel is written once
+    else:
+        dx = np.zeros_like(x)
+    hit = np.empty(out.shape, bool)
+    pending = np.ones(out.shape, bool)   # windows whose (first) maximum is not found yet
+    tmp = np.empty_like(out) if overlap else None
     for kh in range(ph):
         rows = _span(kh, 1, stride, Ho)
         for kw in range(pw):
             cs = _span(kw, 1, stride, Wo)
-            hit = x[:, :, rows, cs] == out
-            if pending is not None:
-                hit &= pending
-            dx[:, :, rows, cs] += np.where(hit, dout, 0)
-            if kh * pw + kw != last:
-                if pending is None:
-                    pending = ~hit
-                else:
-                    pending &= ~hit
+            np.equal(x[:, :, rows, cs], out, out=hit)
+            np.logical_and(hit, pending, out=hit)
+            np.greater(pending, hit, out=pending)          # pending and not hit
+            if overlap:
+                np.multiply(hit, dout, out=tmp)
+                dx[:, :, rows, cs] += tmp
+            else:
+                np.multiply(hit, dout, out=dx[:, :, rows, cs])
     return dx

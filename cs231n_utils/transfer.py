@@ -164,7 +164,7 @@ class FeatureCache:
             with np.load(path, allow_pickle=False) as archive:
                 stored_key = str(archive["key"])
                 features = archive["features"]
-        except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as err:
+        except Exception as err:  # any unreadable file (bad zip, truncated, pickled, missing entry)
             raise ValueError(f"cannot read {path.name}: {type(err).__name__}: {err}") from err
         if stored_key != key:
             raise ValueError(f"{path.name} holds features for key {stored_key[:12]}..., "
@@ -274,6 +274,8 @@ def cached_features(frozen_part, X: np.ndarray, cache_dir, *, cache: FeatureCach
         raise ValueError(f"X must hold at least one example, got shape {X.shape}")
     if batch_size < 1:
         raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+    if cache is None and cache_dir is None:
+        raise ValueError("give cache_dir (a folder for the .npz files) or cache=FeatureCache(folder)")
     weights, spec = _frozen_weights_and_spec(frozen_part)
     key = feature_cache_key(weights, X, spec)
     cache = cache if cache is not None else FeatureCache(cache_dir)
@@ -645,7 +647,8 @@ class TransferTable:
         return self.to_text()
 
 
-# Budgets and learning rates of the four strategies (chosen once on the validation split).
+# Budgets and learning rates of the four strategies: one fixed budget for all, learning rates
+# set by hand (a larger one for the linear head, which starts from scratch on fixed features).
 DEFAULT_SETTINGS = {
     "from scratch": {"num_updates": 150, "learning_rate": 3e-3},
     "frozen + linear head": {"num_updates": 150, "learning_rate": 1e-2},

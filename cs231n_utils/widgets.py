@@ -155,10 +155,12 @@ class ConvExplorer(widgets.VBox):
         g = frame.geometry
         self.frame = frame
         self.current_output_size = (g.output_size, g.output_size) if g.valid else None
-        self.formula.value = _code(frame.text)
-        self.message.value = "" if g.valid else _error(g.message)
+        # picture first, text last: when the formula changes in the browser, the new picture
+        # has already been sent (the browser tests wait for the text, then look at the picture)
         if self.draw:
             self.last_drawing = _show(self.out, plot_conv_frame(frame))
+        self.message.value = "" if g.valid else _error(g.message)
+        self.formula.value = _code(frame.text)
 
 
 class PoolExplorer(widgets.VBox):
@@ -191,7 +193,7 @@ class PoolExplorer(widgets.VBox):
         self.input_size = _slider(input_size, 2, max(8, input_size), "input")
         self.input_size.disabled = self._fixed_x is not None
         self.mode = widgets.ToggleButtons(options=["forward", "backward"], value=mode,
-                                          description="mode", style={"button_width": "75px"})
+                                          description="mode", style={"button_width": "90px"})
         self._stepper = _Stepper()
         self.position, self.play = self._stepper.position, self._stepper.play
         self.formula = widgets.HTML()
@@ -256,10 +258,10 @@ class PoolExplorer(widgets.VBox):
                 text += f", max per pixel {frame.dx.max():.0f}"
         if g.valid and g.overlapping:
             text += f"; windows overlap (stride {g.stride} < size {g.pool_size})"
-        self.formula.value = _code(text)
-        self.message.value = "" if g.valid else _error(g.message)
-        if self.draw:
+        if self.draw:  # picture first, text last (see ConvExplorer.refresh)
             self.last_drawing = _show(self.out, plot_pool_frame(frame, backward=self.mode.value == "backward"))
+        self.message.value = "" if g.valid else _error(g.message)
+        self.formula.value = _code(text)
 
 
 class FilterPlayground(widgets.VBox):
@@ -316,19 +318,19 @@ class FilterPlayground(widgets.VBox):
             act = explorers.filter_activation(self.image, kernel, self.stride.value)
         except ValueError as exc:
             self.activation, self.current_output_size = None, None
-            self.formula.value = _code(f"{head} -> no valid output")
-            self.message.value = _error(str(exc))
-            if self.draw:
+            if self.draw:  # picture first, text last (see ConvExplorer.refresh)
                 self.last_drawing = _show(self.out, plot_activation_maps(self.image, {}, ncols=2,
                                                                         figsize=(4.4, 2.2)))
+            self.message.value = _error(str(exc))
+            self.formula.value = _code(f"{head} -> no valid output")
             return
         self.activation = act
         self.current_output_size = act.shape
         h, w = self.image.shape
-        self.formula.value = _code(f"{head}: ({h} + 2*{pad} - {k})/{self.stride.value} + 1 = {act.shape[0]}, "
-                                   f"({w} + 2*{pad} - {k})/{self.stride.value} + 1 = {act.shape[1]} "
-                                   f"-> output {act.shape[0]} x {act.shape[1]}")
-        self.message.value = ""
         if self.draw:
             self.last_drawing = _show(self.out, plot_activation_maps(
                 self.image, {self.filter.value: act}, ncols=2, figsize=(4.4, 2.2)))
+        self.message.value = ""
+        self.formula.value = _code(f"{head}: ({h} + 2*{pad} - {k})/{self.stride.value} + 1 = {act.shape[0]}, "
+                                   f"({w} + 2*{pad} - {k})/{self.stride.value} + 1 = {act.shape[1]} "
+                                   f"-> output {act.shape[0]} x {act.shape[1]}")

@@ -249,6 +249,8 @@ def test_bad_arguments_teach(tmp_path, part_and_data):
         cached_features(part, X[:0], tmp_path)
     with pytest.raises(ValueError, match="batch_size"):
         cached_features(part, X, tmp_path, batch_size=0)
+    with pytest.raises(ValueError, match="give cache_dir"):
+        cached_features(part, X, None)
 
 
 def test_compute_returning_wrong_rows_raises(tmp_path):

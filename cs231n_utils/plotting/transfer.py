@@ -79,7 +79,8 @@ def plot_transfer_table(table, *, title: str = "", figsize=(7, 3), ylim=None) ->
     ax.set_ylabel("test accuracy (%)")
     lo = ylim[0] if ylim else max(0.0, 5 * np.floor((low.min() - 5) / 5))
     ax.set_ylim(ylim if ylim else (lo, 100))
-    ax.legend(fontsize=8, ncol=2, loc="lower right")
+    ax.legend(fontsize=8, ncol=min(n_cols, 4), loc="upper center", bbox_to_anchor=(0.5, -0.14),
+              frameon=False)
     if title:
         ax.set_title(title, fontsize=10)
     fig.tight_layout()
