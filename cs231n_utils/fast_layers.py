@@ -380,8 +380,7 @@ def conv_backward_fast(dout: np.ndarray, cache):
             # dx is a stride-1 convolution of dout with the flipped, transposed filters
             # (padding dil*(HH-1) - pad): im2col of dout and one matmul, no col2im.
             pad_h, pad_w = dil * (HH - 1) - pad, dil * (WW - 1) - pad
-            table_t = [(kh, kw, io, jo, ri, ci) for kh, kw, io, jo, ri, ci in
-                       _offset_table_rect(HH, WW, dil, pad_h, pad_w, Ho, Wo, H, W)]
+            table_t = _offset_table_rect(HH, WW, dil, pad_h, pad_w, Ho, Wo, H, W)
             wt = (wd.reshape(groups, Fg, Cg, HH, WW)[:, :, :, ::-1, ::-1]
                   .transpose(0, 2, 1, 3, 4).reshape(groups, Cg, Fg * HH * WW))
             per = (C * Ho * Wo + F * H * W) * HH * WW * itemsize

@@ -23,6 +23,8 @@ CONV_CASES = {
     "rectangular 2x5 stride 3": (1, 2, 8, 11, 2, 2, 5, {"stride": 3, "pad": 0}),
     "1x1": (3, 4, 5, 6, 5, 1, 1, {"stride": 1, "pad": 0}),
     "1x1 stride 2": (2, 4, 5, 7, 3, 1, 1, {"stride": 2, "pad": 0}),
+    "1x1 pad 1 (padding wider than the filter)": (2, 3, 4, 5, 2, 1, 1, {"stride": 1, "pad": 1}),
+    "3x3 pad 3": (1, 2, 4, 4, 2, 3, 3, {"stride": 1, "pad": 3}),
     "filter = input": (2, 3, 4, 4, 2, 4, 4, {"stride": 1, "pad": 0}),
     "single pixel": (2, 3, 1, 1, 2, 1, 1, {}),
     "groups 2": (2, 4, 6, 6, 6, 3, 3, {"stride": 1, "pad": 1, "groups": 2}),

@@ -43,6 +43,8 @@ LAB_SETTINGS = {
 SERVER_START_TIMEOUT = 90      # s, JupyterLab start-up on a busy 2-core machine
 KERNEL_START_TIMEOUT = 90      # s, a kernel start while other kernels run
 RUN_ALL_TIMEOUT = 240          # s, one notebook's "Run All Cells" (notebooks take up to ~60 s)
+MODULE_ORDER = {"test_browser_security": 0, "test_browser_notebooks": 1,
+                "test_browser_explorers": 2, "test_browser_training_view": 3}
 # Notebooks whose widgets scenarios 1-3 drive: kept open after scenario 4 ran them.
 WIDGET_NOTEBOOKS = ("02_", "03_", "05_")
 RUN_ALL_DONE_JS = """() => {
@@ -98,11 +100,16 @@ def pytest_collection_modifyitems(config, items):
     mine = [item for item in items if here in Path(str(item.fspath)).resolve().parents]
     for item in mine:
         item.add_marker(pytest.mark.browser)
-    # Scenario 6 (no notebook modified) must see the whole run, so it goes last.
-    last = [item for item in mine if item.get_closest_marker("browser_last")]
-    for item in last:
-        items.remove(item)
-        items.append(item)
+    # Scenario 4 runs every notebook first (02/03/05 stay open for the widget scenarios);
+    # scenario 6 (no notebook modified) must see the whole run, so it goes last.
+    def rank(item):
+        if item.get_closest_marker("browser_last"):
+            return len(MODULE_ORDER) + 1
+        return MODULE_ORDER.get(Path(str(item.fspath)).stem, len(MODULE_ORDER))
+
+    start = min((items.index(item) for item in mine), default=0)
+    others = [item for item in items if item not in mine]
+    items[:] = others[:start] + sorted(mine, key=rank) + others[start:]
 
 
 def pytest_configure(config):
