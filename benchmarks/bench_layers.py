@@ -51,15 +51,19 @@ POOL_SHAPES = [
 ]
 
 
+# wall time by default; CPU time of this process with --threads 1 (robust on a busy machine)
+TIMER = time.perf_counter
+
+
 def best_time(fn, repeat: int, min_total: float = 0.05) -> float:
-    """Best wall time of fn() in seconds, over `repeat` runs (more if they are very short)."""
+    """Best time of fn() in seconds, over `repeat` runs (more if they are very short)."""
     fn()
     times = []
     start = time.perf_counter()
     while len(times) < repeat or (time.perf_counter() - start < min_total and len(times) < 200):
-        t = time.perf_counter()
+        t = TIMER()
         fn()
-        times.append(time.perf_counter() - t)
+        times.append(TIMER() - t)
     return min(times)
 
 
@@ -195,7 +199,21 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer repeats and shapes (~20 s)")
     parser.add_argument("--repeat", type=int, default=None, help="runs per timing (best is kept)")
+    parser.add_argument("--threads", type=int, default=None,
+                        help="limit BLAS (and torch) to this many threads; 1 also switches to CPU "
+                             "time, which other processes on a shared machine disturb less")
     args = parser.parse_args(argv)
+    if args.threads is not None:
+        try:
+            from threadpoolctl import threadpool_limits
+        except ImportError:
+            parser.error("--threads needs threadpoolctl (pip install threadpoolctl)")
+        threadpool_limits(args.threads)
+        if torch is not None:
+            torch.set_num_threads(args.threads)
+        if args.threads == 1:
+            global TIMER
+            TIMER = time.process_time
     repeat = args.repeat or (2 if args.quick else 5)
     conv_shapes = CONV_SHAPES if not args.quick else [CONV_SHAPES[0], CONV_SHAPES[2], CONV_SHAPES[4]]
     pool_shapes = POOL_SHAPES if not args.quick else POOL_SHAPES[:3]
@@ -204,6 +222,8 @@ def main(argv=None) -> int:
     print("== Layer engine benchmark (cs231n_utils.layers) ==")
     for line in blas_report():
         print(line)
+    print("timing: best of {} runs, {}".format(
+        repeat, "CPU time (process_time)" if TIMER is time.process_time else "wall time"))
     peak = {np.float32: matmul_peak(np.float32, repeat), np.float64: matmul_peak(np.float64, repeat)}
     print(f"matmul peak this run (1024x1024): float32 {peak[np.float32]:.1f} GFLOP/s, "
           f"float64 {peak[np.float64]:.1f} GFLOP/s")

@@ -7,7 +7,11 @@ with the training set's mean and standard deviation, shaped (N, 1, 8, 8).
 `load_cifar10` reads the "CIFAR-10 python version" batches (data_batch_1..5, test_batch)
 from a folder you downloaded yourself. Those files are Python pickles, and unpickling can run
 arbitrary code, so they are read with a restricted unpickler that only rebuilds plain builtins
-and numpy arrays; anything else (e.g. a pickle that calls os.system) is refused.
+and numpy arrays (exactly numpy's `_reconstruct`, `ndarray` and `dtype`); anything else (e.g. a
+pickle that calls os.system) is refused with UnsafePickleError. The official files (written by
+Python 2) and files pickled by Python 3 with protocol 3 or 4 load; protocol 2 from Python 3
+(stores bytes through `_codecs.encode`) and protocol 5 (`_frombuffer`) are refused: re-save
+such files with `pickle.dump(batch, f, protocol=4)`.
 """
 from __future__ import annotations
 

@@ -372,7 +372,8 @@ class Affine(Layer):
     """Fully connected layer (全连接层): out = x.reshape(N, D) @ W + b.
 
     Input (N, d1, ..., dk) with D = d1*...*dk (flattened first) -> output (N, M).
-    Parameters: W (D, M), b (M,). He initialisation (std = sqrt(2/D)) by default.
+    Parameters: W (D, M), b (M,). He initialisation (std = sqrt(2/D)) by default, times
+    `gain` (e.g. gain=0.01 for a classifier whose initial scores should be close to 0).
     """
 
     kind = "FC"
@@ -380,8 +381,11 @@ class Affine(Layer):
     param_names = ("W", "b")
     description = "every output is connected to every input: flatten, then x @ W + b"
 
-    def __init__(self, num_outputs: int, weight_scale="he", name: str | None = None):
+    def __init__(self, num_outputs: int, weight_scale="he", gain: float = 1.0, name: str | None = None):
         super().__init__(name)
+        if not gain > 0:
+            raise ValueError(f"Affine: gain must be > 0, got {gain}")
+        self.gain = float(gain)
         if isinstance(num_outputs, bool) or not isinstance(num_outputs, (int, np.integer)) or num_outputs < 1:
             raise ValueError(f"Affine: num_outputs must be an integer >= 1, got {num_outputs!r}")
         self.num_outputs = int(num_outputs)
@@ -395,7 +399,7 @@ class Affine(Layer):
 
     def _init_params(self, input_shape, rng, dtype):
         D = int(np.prod(input_shape))
-        std = _init_std(self.weight_scale, D)
+        std = _init_std(self.weight_scale, D) * self.gain
         self.params = {"W": (rng.standard_normal((D, self.num_outputs)) * std).astype(dtype),
                        "b": np.zeros(self.num_outputs, dtype=dtype)}
 
@@ -1307,7 +1311,7 @@ def parse_pattern(text: str) -> tuple:
 
 def build_from_pattern(text: str, input_shape: Sequence[int], *, seed: int | None = 0,
                        rng: np.random.Generator | None = None, dtype=np.float64, reg: float = 0.0,
-                       loss: str | None = None) -> Sequential:
+                       loss: str | None = None, head_gain: float = 0.01) -> Sequential:
     """Build a `Sequential` model from pattern text, e.g.
 
         build_from_pattern("INPUT -> [[CONV3-16 -> RELU]*2 -> POOL2]*2 -> [FC-64 -> RELU]*1 -> FC-10",
@@ -1315,9 +1319,14 @@ def build_from_pattern(text: str, input_shape: Sequence[int], *, seed: int | Non
 
     `input_shape`: one example, (C, H, W). The last layer must output class scores (a vector).
     `loss`: "softmax"/"svm"; by default taken from a trailing SOFTMAX/SVM token (softmax if none).
+    `head_gain`: the last layer, when it is an FC (the classifier), starts with He's std times
+    this factor, so that the initial scores are close to zero and the initial softmax loss is
+    about log(classes), the sanity check the course teaches (1.0 = plain He).
     Errors for bad text or shapes that do not work out name the token and show a caret under it.
     """
     layers, parsed_loss = parse_pattern(text)
+    if isinstance(layers[-1], Affine):
+        layers[-1].gain = float(head_gain)
     model = Sequential(layers, input_shape, seed=seed, rng=rng, dtype=dtype, reg=reg,
                        loss=loss or parsed_loss, pattern=text)
     if len(model.output_shape) != 1:

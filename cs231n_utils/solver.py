@@ -170,7 +170,8 @@ class Solver:
     augment: function (X_batch, rng) -> X_batch applied to each training batch, e.g. random_shift(1).
     callback: function(solver, event) called with event "iteration" after every update and
              "epoch" after every epoch's evaluation (and "end" once when training stops).
-    progress: show a tqdm progress bar (use False in notebooks that are re-executed by nbval).
+    progress: show a tqdm progress bar (`tqdm.auto`: a widget bar in Jupyter, text on stderr
+             elsewhere); False for tests and for quiet runs.
     seed:    seeds the generator for shuffling, augmentation and accuracy subsampling.
 
     After `train()`: history["loss"] (one per iteration), history["train_acc"],

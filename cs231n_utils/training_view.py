@@ -205,8 +205,9 @@ class TrainingView:
             self.message = widgets.HTML(value="")
             self.out = widgets.Output()
             self.button.on_click(self._on_click)
-            self._widget = widgets.VBox([self.status, widgets.HBox([self.button, self.epochs]),
+            self._widget = _box_class()([self.status, widgets.HBox([self.button, self.epochs]),
                                          self.message, self.out])
+            self._widget.view = self
             self.refresh()
         return self._widget
 
@@ -223,3 +224,24 @@ class TrainingView:
     def _ipython_display_(self):
         from IPython.display import display
         display(self.widget)
+
+
+_BOX = None
+
+
+def _box_class():
+    """A VBox whose text form is one short stable line (not the reprs of all its children,
+    which would include the figure's bytes); created on first use, not at import."""
+    global _BOX
+    if _BOX is None:
+        import ipywidgets as widgets
+
+        class TrainingViewBox(widgets.VBox):
+            def __repr__(self):
+                view = getattr(self, "view", None)
+                if view is None:
+                    return "TrainingView()"
+                return f"TrainingView(layers={view.layers}, filters={view.filter_layer!r})"
+
+        _BOX = TrainingViewBox
+    return _BOX

@@ -105,6 +105,22 @@ def test_conv_fast_float32_close_to_float64(rng, dtype):
     assert dx.dtype == dw.dtype == db.dtype == dtype
 
 
+@pytest.mark.parametrize("N", [1, 3])
+@pytest.mark.parametrize("cp", [{"stride": 1, "pad": 1}, {"stride": 2, "pad": 1, "groups": 2}])
+def test_conv_fast_float32_gradients_match_float64_naive(rng, N, cp):
+    x, w, b = _conv_data(rng, N, 4, 7, 7, 4, 3, 3, cp)
+    out, cache = L.conv_forward_naive(x, w, b, cp)
+    dout = rng.standard_normal(out.shape)
+    grads64 = L.conv_backward_naive(dout, cache)
+    out32, cache32 = L.conv_forward_fast(x.astype(np.float32), w.astype(np.float32),
+                                         b.astype(np.float32), cp)
+    grads32 = L.conv_backward_fast(dout.astype(np.float32), cache32)
+    np.testing.assert_allclose(out32, out, rtol=1e-4, atol=1e-4)
+    for g32, g64 in zip(grads32, grads64):
+        assert g32.dtype == np.float32
+        np.testing.assert_allclose(g32, g64, rtol=1e-4, atol=1e-4)
+
+
 def test_conv_mixed_dtypes_promote(rng):
     x, w, b = _conv_data(rng, 1, 2, 4, 4, 2, 3, 3, {})
     out, cache = L.conv_forward_fast(x.astype(np.float32), w, b, {"pad": 1})
@@ -129,10 +145,12 @@ def _assert_pool_agrees(x, pp, rng):
     out_n, cache_n = L.max_pool_forward_naive(x, pp)
     out_f, cache_f = L.max_pool_forward_fast(x, pp)
     np.testing.assert_array_equal(out_n, out_f)
-    dout = rng.standard_normal(out_n.shape)
+    dout = rng.standard_normal(out_n.shape).astype(x.dtype)
     dx_n = L.max_pool_backward_naive(dout, cache_n)
     dx_f = L.max_pool_backward_fast(dout, cache_f)
-    assert rel_error(dx_n, dx_f) < EXACT
+    assert dx_f.dtype == x.dtype
+    # same routing; float32 sums of overlapping windows may differ in the last bit
+    assert rel_error(dx_n, dx_f) < (EXACT if x.dtype == np.float64 else 1e-6)
 
 
 @pytest.mark.parametrize("case", list(POOL_CASES), ids=list(POOL_CASES))
@@ -141,10 +159,11 @@ def test_max_pool_fast_matches_naive(rng, case):
     _assert_pool_agrees(rng.standard_normal((N, C, H, W)), pp, rng)
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])   # overlapping pools: two code paths
 @pytest.mark.parametrize("case", list(POOL_CASES), ids=list(POOL_CASES))
-def test_max_pool_fast_matches_naive_with_ties(rng, case):
+def test_max_pool_fast_matches_naive_with_ties(rng, case, dtype):
     N, C, H, W, pp = POOL_CASES[case]
-    x = rng.integers(0, 3, size=(N, C, H, W)).astype(np.float64)   # many equal maxima
+    x = rng.integers(0, 3, size=(N, C, H, W)).astype(dtype)   # many equal maxima
     _assert_pool_agrees(x, pp, rng)
 
 

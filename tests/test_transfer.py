@@ -595,3 +595,33 @@ def test_plot_transfer_table_returns_the_plotted_percentages():
     assert out["groups"] == ["5 per class", "all"] and out["columns"] == ["a", "b"]
     plt.close(out["figure"])
     assert "all (~25)" in table.to_text() and "60.0%" in table.to_text()
+
+
+# ---------------------------------------------------------------------------- notebook prose vs outputs
+
+def test_numbers_quoted_in_notebook_07_match_its_stored_outputs():
+    """The discussion cells quote the experiment tables; re-executing the notebook with other
+    numbers must not leave stale prose behind (re-read the tables and update the text)."""
+    import json
+    import re
+    from cs231n_utils.paths import REPO_ROOT
+    path = REPO_ROOT / "notebooks" / "07_transfer_learning.ipynb"
+    if not path.exists():
+        pytest.skip("notebook 07 not present")
+    cells = json.loads(path.read_text(encoding="utf-8"))["cells"]
+    printed = set()
+    first_table = None
+    for i, cell in enumerate(cells):
+        if cell["cell_type"] != "code":
+            continue
+        text = "".join("".join(o.get("text", "")) for o in cell.get("outputs", []))
+        if "labels/class" in text:
+            printed |= set(re.findall(r"\d+\.\d%", text))
+            first_table = i if first_table is None else first_table
+    assert first_table is not None, "the experiment tables are not in the stored outputs"
+    quoted = set()
+    for cell in cells[first_table:]:
+        if cell["cell_type"] == "markdown":
+            quoted |= {f"{q}%" for q in re.findall(r"(?<![\d.])(\d\d\.\d)(?![\d])", "".join(cell["source"]))}
+    assert quoted, "no accuracies quoted in the discussion"
+    assert quoted <= printed, f"quoted but not printed (stale prose?): {sorted(quoted - printed)}"

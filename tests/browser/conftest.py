@@ -152,7 +152,10 @@ class LabServer:
 
     def command(self) -> list[str]:
         extra = [f"--ServerApp.port={self.port}", "--ServerApp.port_retries=0",
-                 f"--IdentityProvider.token={self.token}"]
+                 f"--IdentityProvider.token={self.token}",
+                 # JupyterLab saves a checkpoint (a copy) of every notebook it opens: keep those
+                 # copies out of notebooks/ (an absolute path replaces .ipynb_checkpoints/)
+                 f"--FileCheckpoints.checkpoint_dir={self.workdir / 'checkpoints'}"]
         # README's command, minus its "open a browser tab" choice (a flag may appear only once)
         cmd = [c for c in workbook.lab_command(extra)
                if not c.startswith("--ServerApp.open_browser=")]
@@ -168,6 +171,8 @@ class LabServer:
         env = dict(os.environ)
         # tests/conftest.py sets MPLBACKEND=Agg; the kernel must use the notebook's inline backend
         env.pop("MPLBACKEND", None)
+        for name in [n for n in env if n.startswith("PYTEST_")]:  # the kernels are no tests
+            env.pop(name)
         for name in ("JUPYTER_TOKEN", "JUPYTER_PASSWORD"):
             env.pop(name, None)
         dirs = {"JUPYTER_CONFIG_DIR": "config", "JUPYTER_RUNTIME_DIR": "runtime",
@@ -180,6 +185,7 @@ class LabServer:
     def start(self) -> "LabServer":
         env = self.env()
         self._write_settings(Path(env["JUPYTERLAB_SETTINGS_DIR"]))
+        self.started_at = time.strftime("%H:%M:%S")
         self.log = open(self.log_path, "wb")
         self.proc = subprocess.Popen(self.command(), cwd=ROOT, env=env, stdin=subprocess.DEVNULL,
                                      stdout=self.log, stderr=subprocess.STDOUT,
@@ -303,8 +309,10 @@ def chromium_browser():
         _cannot_run(reason)
     chromium = find_chromium()
     if chromium is None:
-        _cannot_run("no Chromium found (set WORKBOOK_CHROMIUM or install it: "
-                    "apt-get install chromium)")
+        wanted = os.environ.get("WORKBOOK_CHROMIUM")
+        _cannot_run(f"WORKBOOK_CHROMIUM={wanted} does not exist" if wanted else
+                    "no Chromium found (install it: apt-get install chromium; or set "
+                    "WORKBOOK_CHROMIUM to its path)")
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as pw:
@@ -319,6 +327,18 @@ def lab_context(chromium_browser, lab_server):
     """A fresh browser profile logged in to the test server with its token."""
     context = chromium_browser.new_context(viewport={"width": 1400, "height": 1000})
     context.set_default_timeout(30_000)
+    # Every request that could write a file (save, rename, new file, delete) is recorded;
+    # scenario 6 asserts there were none.
+    context.write_requests = []
+
+    def record(request):
+        if request.method in ("PUT", "PATCH", "POST", "DELETE") and "/api/contents" in request.url:
+            path = request.url.split("/api/contents", 1)[1].split("?")[0]
+            if request.method == "POST" and path.endswith("/checkpoints"):
+                return  # the copy JupyterLab keeps on opening; it goes to the server's tmp dir
+            context.write_requests.append(f"{request.method} {path}")
+
+    context.on("request", record)
     page = context.new_page()
     page.goto(f"{lab_server.url}/lab?token={lab_server.token}")  # sets the login cookie
     page.wait_for_selector(".jp-LabShell", timeout=60_000)

@@ -10,9 +10,18 @@ NOTEBOOK_DIR = Path(__file__).resolve().parents[2] / "notebooks"
 NOTEBOOKS = sorted(p.name for p in NOTEBOOK_DIR.glob("*.ipynb"))
 
 
+def stored_cells(name: str) -> list[dict]:
+    return json.loads((NOTEBOOK_DIR / name).read_text(encoding="utf-8"))["cells"]
+
+
 def code_cells_with_source(name: str) -> int:
-    cells = json.loads((NOTEBOOK_DIR / name).read_text(encoding="utf-8"))["cells"]
-    return sum(1 for c in cells if c["cell_type"] == "code" and "".join(c["source"]).strip())
+    return sum(1 for c in stored_cells(name)
+               if c["cell_type"] == "code" and "".join(c["source"]).strip())
+
+
+def stores_stderr(name: str) -> bool:
+    return any(o.get("output_type") == "stream" and o.get("name") == "stderr"
+               for c in stored_cells(name) for o in c.get("outputs", []))
 
 
 @pytest.mark.parametrize("name", NOTEBOOKS)
@@ -22,6 +31,9 @@ def test_notebook_runs_all_cells_without_errors(notebooks, take_screenshot, name
         take_screenshot(nb.page, f"4_run_all_{name.removesuffix('.ipynb')}")
         problems = nb.problems()
         assert not problems, f"{name} shows errors after Run All:\n" + "\n".join(problems)
+        if not stores_stderr(name):  # warnings must not leak (CONTRIBUTING), in a browser neither
+            stderr = nb.stderr_texts()
+            assert not stderr, f"{name} writes to stderr in JupyterLab:\n" + "\n".join(stderr)
         total, executed = nb.code_cell_count()
         expected = code_cells_with_source(name)
         assert executed >= expected, (
