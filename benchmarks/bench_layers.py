@@ -40,6 +40,8 @@ CONV_SHAPES = [
     ("mid", (64, 32, 32, 32), (64, 3, 1, 1)),
     ("VGG-ish", (8, 64, 56, 56), (64, 3, 1, 1)),
     ("digits", (256, 1, 8, 8), (16, 3, 1, 1)),
+    # extra (not in the list): MobileNet-style depthwise 3x3, groups = C = 64
+    ("depthwise", (32, 64, 28, 28), (64, 3, 1, 1, 64)),
 ]
 POOL_SHAPES = [
     # name, (N, C, H, W), (window, stride)
@@ -99,17 +101,18 @@ def matmul_peak(dtype, repeat: int, n: int = 1024) -> float:
 
 def conv_case(shape, spec, dtype, repeat):
     N, C, H, W = shape
-    F, K, stride, pad = spec
+    F, K, stride, pad, *rest = spec
+    groups = rest[0] if rest else 1
     rng = np.random.default_rng(0)
     x = rng.standard_normal(shape).astype(dtype)
-    w = (rng.standard_normal((F, C, K, K)) * 0.1).astype(dtype)
+    w = (rng.standard_normal((F, C // groups, K, K)) * 0.1).astype(dtype)
     b = np.zeros(F, dtype)
-    cp = {"stride": stride, "pad": pad}
+    cp = {"stride": stride, "pad": pad, "groups": groups}
     out, cache = layers.conv_forward_fast(x, w, b, cp)
     dout = rng.standard_normal(out.shape).astype(dtype)
     t_fwd = best_time(lambda: layers.conv_forward_fast(x, w, b, cp), repeat)
     t_bwd = best_time(lambda: layers.conv_backward_fast(dout, cache), repeat)
-    flops = 2 * N * F * out.shape[2] * out.shape[3] * C * K * K
+    flops = 2 * N * F * out.shape[2] * out.shape[3] * (C // groups) * K * K
     t_torch = None
     if torch is not None:
         tx = torch.from_numpy(x).requires_grad_()
@@ -119,7 +122,7 @@ def conv_case(shape, spec, dtype, repeat):
 
         def run_torch():
             tx.grad = tw.grad = tb.grad = None
-            TF.conv2d(tx, tw, tb, stride=stride, padding=pad).backward(td)
+            TF.conv2d(tx, tw, tb, stride=stride, padding=pad, groups=groups).backward(td)
         t_torch = best_time(run_torch, repeat)
     return t_fwd, t_bwd, flops, t_torch
 
@@ -157,9 +160,13 @@ def naive_speedups(repeat):
     def conv(fwd, bwd):
         out, cache = fwd(x, w, b, cp)
         bwd(np.ones_like(out), cache)
-    t_naive = best_time(lambda: conv(layers.conv_forward_naive, layers.conv_backward_naive), max(1, repeat // 2))
+    t_naive = best_time(lambda: conv(layers.conv_forward_naive, layers.conv_backward_naive),
+                        max(1, repeat // 2))
     t_fast = best_time(lambda: conv(layers.conv_forward_fast, layers.conv_backward_fast), repeat)
     rows.append(("conv fwd+bwd, toy (float64)", t_naive, t_fast))
+    t_naive = best_time(lambda: layers.conv_forward_naive(x, w, b, cp), max(1, repeat // 2))
+    t_fast = best_time(lambda: layers.conv_forward_fast(x, w, b, cp), repeat)
+    rows.append(("conv forward only, toy (float64)", t_naive, t_fast))
     pp = {"pool_height": 2, "pool_width": 2, "stride": 2}
 
     def pool(fwd, bwd):
@@ -215,7 +222,7 @@ def main(argv=None) -> int:
             global TIMER
             TIMER = time.process_time
     repeat = args.repeat or (2 if args.quick else 5)
-    conv_shapes = CONV_SHAPES if not args.quick else [CONV_SHAPES[0], CONV_SHAPES[2], CONV_SHAPES[4]]
+    conv_shapes = CONV_SHAPES if not args.quick else [CONV_SHAPES[i] for i in (0, 2, 4)]
     pool_shapes = POOL_SHAPES if not args.quick else POOL_SHAPES[:3]
     t0 = time.perf_counter()
 
@@ -228,10 +235,10 @@ def main(argv=None) -> int:
     print(f"matmul peak this run (1024x1024): float32 {peak[np.float32]:.1f} GFLOP/s, "
           f"float64 {peak[np.float64]:.1f} GFLOP/s")
 
-    print("\nConvolution (fast): shape N,C,H,W ; F filters KxK, stride, pad. "
+    print("\nConvolution (fast): shape N,C,H,W ; F filters KxK, stride, pad[, groups]. "
           "GFLOP/s and % of peak are for the forward pass;")
     print("torch = conv2d forward+backward ms; ratio = ours (fwd+bwd) / torch (fwd+bwd).")
-    header = (f"{'shape':<11} {'N,C,H,W ; F,K,s,p':<24} {'dtype':<7} {'fwd ms':>8} {'bwd ms':>8} "
+    header = (f"{'shape':<11} {'N,C,H,W ; F,K,s,p[,g]':<24} {'dtype':<7} {'fwd ms':>8} {'bwd ms':>8} "
               f"{'GFLOP/s':>8} {'% peak':>7} {'torch ms':>9} {'ratio':>6}")
     print(header)
     print("-" * len(header))

@@ -3,12 +3,16 @@
 The readable loop definitions live in `layers`; the functions here compute the same numbers
 (to ~1e-10 in float64) without Python loops over pixels:
 
-- convolution: im2col (图像块展开) built as K*K strided slice copies (one per kernel offset),
+- convolution: im2col (图像块展开) built as K*K strided slice copies (one per kernel offset,
+  reading x directly: the entries that fall in the zero padding are simply never written),
   then one matrix multiplication per sample, W (F, C*K*K) @ cols (C*K*K, H'*W'), which gives
-  the output directly in NCHW order. The backward pass multiplies by W^T and scatters the
-  columns back (col2im) with the same K*K loop of slice additions, ~10x faster than
-  `np.add.at`. Large batches are processed in chunks so that the scratch buffers (padded
-  input + columns) stay under `SCRATCH_BYTES` (64 MiB) whatever N is.
+  the output directly in NCHW order. Backward: dw = dout @ cols^T; dx either as W^T @ dout
+  scattered back (col2im) with the same K*K loop of slice additions (~10x faster than
+  `np.add.at`), or, for stride 1 when there are no more filters than input channels, as a
+  convolution of dout with the flipped filters (im2col of dout + one matmul, no scatter).
+  The batch is processed in chunks of ~`CHUNK_BYTES` (4 MiB) of columns so they stay in the
+  CPU cache, and never more than `SCRATCH_BYTES` (64 MiB) of scratch, whatever N is. When
+  the whole batch fits in one chunk, the forward keeps its columns in the cache for backward.
 - grouped convolution (分组卷积): the same with a batched matmul over groups; depthwise
   convolution (groups == C) uses an elementwise multiply-accumulate over kernel offsets.
 - max pooling: an elementwise maximum over the strided kernel-offset slices, done separably
@@ -40,7 +44,6 @@ SCRATCH_BYTES = 64 * 2 ** 20
 #: building the columns of a whole 64 MiB chunk at once.
 CHUNK_BYTES = 4 * 2 ** 20
 
-_FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
 
 
 # ----------------------------------------------------------------------------------------
@@ -53,7 +56,7 @@ def _check_array(a, name: str, ndim: int | None = None, shape_hint: str = "",
     if not isinstance(a, np.ndarray):
         raise TypeError(f"{name} must be a numpy array, got {type(a).__name__}; "
                         f"use np.asarray({name}, dtype=np.float64)")
-    if a.dtype not in _FLOATS:
+    if a.dtype.char not in "fd" or not a.dtype.isnative:     # 'f' float32, 'd' float64
         raise TypeError(f"{name} has dtype {a.dtype}; layers need float32 or float64 arrays: "
                         f"use {name}.astype(np.float64)")
     if ndim is not None and a.ndim != ndim:
@@ -154,8 +157,22 @@ def _conv_setup(x, w, b, conv_param, name: str = "conv_forward"):
         Wo = conv_output_size(W, WW, stride, pad, dilation, rounding)
     except ValueError as exc:
         raise ValueError(f"{name}: x is {H}x{W}, w is {HH}x{WW}: {exc}") from None
-    dtype = np.result_type(x.dtype, w.dtype, b.dtype)
+    dtype = x.dtype if x.dtype == w.dtype == b.dtype else np.result_type(x.dtype, w.dtype, b.dtype)
     return stride, pad, dilation, groups, rounding, Ho, Wo, dtype
+
+
+def _cache_settings(x: np.ndarray, w: np.ndarray, p: Mapping) -> Mapping:
+    """The settings a conv backward needs, from our forward's cache dict or a plain CS231n
+    conv_param ({'stride': 1, 'pad': 1}): missing dilation/groups default to 1, H'/W' are computed."""
+    if "Ho" in p and "Wo" in p and "dilation" in p and "groups" in p:
+        return p
+    stride = int(p.get("stride", 1))
+    pad = int(p.get("pad", 0))
+    dil = int(p.get("dilation", 1))
+    rounding = p.get("rounding", "exact")
+    return {"stride": stride, "pad": pad, "dilation": dil, "groups": int(p.get("groups", 1)),
+            "Ho": conv_output_size(x.shape[2], w.shape[2], stride, pad, dil, rounding),
+            "Wo": conv_output_size(x.shape[3], w.shape[3], stride, pad, dil, rounding)}
 
 
 def _pool_setup(x, pool_param, name: str = "pool_forward"):
@@ -199,26 +216,6 @@ def _pad_into(buf: np.ndarray, x_chunk: np.ndarray, pad: int) -> np.ndarray:
     H, W = x_chunk.shape[2:]
     view[:, :, pad:pad + H, pad:pad + W] = x_chunk
     return view
-
-
-def _im2col(xp: np.ndarray, cols: np.ndarray, HH: int, WW: int, Ho: int, Wo: int,
-            stride: int, dilation: int) -> np.ndarray:
-    """cols[n, c, kh, kw, i, j] = xp[n, c, kh*d + i*s, kw*d + j*s]  (one slice copy per offset)."""
-    for kh in range(HH):
-        rows = _span(kh, dilation, stride, Ho)
-        for kw in range(WW):
-            cols[:, :, kh, kw] = xp[:, :, rows, _span(kw, dilation, stride, Wo)]
-    return cols
-
-
-def _col2im(dcols: np.ndarray, dxp: np.ndarray, HH: int, WW: int, Ho: int, Wo: int,
-            stride: int, dilation: int) -> np.ndarray:
-    """Adjoint of _im2col: add every column entry back onto the pixel it came from."""
-    for kh in range(HH):
-        rows = _span(kh, dilation, stride, Ho)
-        for kw in range(WW):
-            dxp[:, :, rows, _span(kw, dilation, stride, Wo)] += dcols[:, :, kh, kw]
-    return dxp
 
 
 # backward of a stride-1 conv: im2col of dout + matmul when F/groups <= this * C/groups
@@ -350,12 +347,14 @@ def conv_backward_fast(dout: np.ndarray, cache):
     Returns (dx, dw, db) with the shapes (and dtypes) of x, w, b.
     """
     x, w, b, p = cache
+    p = _cache_settings(x, w, p)
     stride, pad, dil, groups, Ho, Wo = (p["stride"], p["pad"], p["dilation"], p["groups"],
                                         p["Ho"], p["Wo"])
     N, C, H, W = x.shape
     F, Cg, HH, WW = w.shape
     _check_dout(dout, (N, F, Ho, Wo))
-    dtype = np.result_type(x.dtype, w.dtype, b.dtype, dout.dtype)
+    dtype = (x.dtype if x.dtype == w.dtype == b.dtype == dout.dtype
+             else np.result_type(x.dtype, w.dtype, b.dtype, dout.dtype))
     dout = dout.astype(dtype, copy=False)
     Hp, Wp = H + 2 * pad, W + 2 * pad
     Fg = F // groups

@@ -29,8 +29,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from .fast_layers import (_check_array, _check_dout, _check_keys, _conv_setup, _int_setting,
-                          _pool_setup, conv_backward_fast, conv_forward_fast,
+from .fast_layers import (_cache_settings, _check_array, _check_dout, _check_keys, _conv_setup,
+                          _int_setting, _pool_setup, conv_backward_fast, conv_forward_fast,
                           max_pool_backward_fast, max_pool_forward_fast)
 
 __all__ = [
@@ -152,11 +152,13 @@ def conv_forward_naive(x: np.ndarray, w: np.ndarray, b: np.ndarray, conv_param: 
 def conv_backward_naive(dout: np.ndarray, cache):
     """Convolution backward pass with explicit loops.
 
-    Inputs: dout (N, F, H', W'); cache from `conv_forward_naive` (or `conv_forward_fast`).
+    Inputs: dout (N, F, H', W'); cache from `conv_forward_naive` or `conv_forward_fast` (a
+    CS231n-style cache `(x, w, b, conv_param)` works too).
     Returns (dx, dw, db): each output pixel sends dout * w back to the window it read and
     dout * window to w; db[f] is the sum of dout[:, f].
     """
     x, w, b, p = cache
+    p = _cache_settings(x, w, p)        # also accepts a plain CS231n conv_param
     stride, pad, dil, groups = p["stride"], p["pad"], p["dilation"], p["groups"]
     N, C, H, W = x.shape
     F, Cg, HH, WW = w.shape
@@ -478,7 +480,8 @@ def _check_scores_labels(scores, y):
         raise ValueError(f"y has shape {y.shape} but scores has N = {N} rows; y must have shape ({N},)")
     if y.min() < 0 or y.max() >= C:
         bad = int(y[(y < 0) | (y >= C)][0])
-        raise ValueError(f"y contains label {bad} but scores has C = {C} classes; labels must be in 0..{C - 1}")
+        raise ValueError(f"y contains label {bad} but scores has C = {C} classes; "
+                         f"labels must be in 0..{C - 1}")
     return y
 
 

@@ -20,10 +20,10 @@ __all__ = ["conv_output_size", "pool_output_size", "effective_filter_size",
 
 
 def _check_int(name: str, value, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int,)) and not (
-            hasattr(value, "__index__") and not isinstance(value, float)):
-        raise TypeError(f"{name} must be an integer, got {value!r} ({type(value).__name__})")
-    value = int(value)
+    if type(value) is not int:      # fast path for plain ints; numpy integers are accepted too
+        if isinstance(value, (bool, float)) or not hasattr(value, "__index__"):
+            raise TypeError(f"{name} must be an integer, got {value!r} ({type(value).__name__})")
+        value = int(value)
     if value < minimum:
         raise ValueError(f"{name} must be >= {minimum}, got {value}")
     return value

@@ -76,7 +76,7 @@ class TrainingView:
             "val_acc": np.asarray(h["val_acc"], dtype=np.float64),
             "probs": p, "prediction": int(np.argmax(p)),
             "activations": {n: make_grid(np.asarray(acts[n][0])[:self.max_maps], ncols=min(4, self.max_maps),
-                                         normalize="all") for n in self.layers},
+                                         normalize="all", pad_value=np.nan) for n in self.layers},
         }
         if self.filter_layer is not None:
             W = self.model[self.filter_layer].params["W"]
@@ -106,6 +106,7 @@ class TrainingView:
     def render(self):
         """Draw the current state into a new matplotlib Figure (not registered with pyplot)."""
         from matplotlib.figure import Figure
+        from matplotlib.ticker import MaxNLocator
 
         d = self._data
         n_act = len(self.layers)
@@ -121,6 +122,7 @@ class TrainingView:
         ax.plot(d["epochs"], d["val_acc"], "s-", ms=3, label="val")
         ax.set_ylim(min(0.8, *(d["val_acc"].tolist() or [0.8])) - 0.02, 1.005)
         ax.set_title("accuracy", fontsize=9)
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.set_xlabel("epoch", fontsize=8)
         ax.legend(fontsize=7, loc="lower right")
         cols = gs.ncols

@@ -121,6 +121,16 @@ def test_conv_fast_float32_gradients_match_float64_naive(rng, N, cp):
         np.testing.assert_allclose(g32, g64, rtol=1e-4, atol=1e-4)
 
 
+@pytest.mark.parametrize("backward", [L.conv_backward_naive, L.conv_backward_fast])
+def test_conv_backward_accepts_a_cs231n_style_cache(rng, backward):
+    cp = {"stride": 2, "pad": 1}
+    x, w, b = _conv_data(rng, 2, 3, 7, 7, 4, 3, 3, cp)
+    out, cache = L.conv_forward_naive(x, w, b, cp)
+    dout = rng.standard_normal(out.shape)
+    for g, e in zip(backward(dout, (x, w, b, dict(cp))), L.conv_backward_naive(dout, cache)):
+        assert rel_error(g, e) < EXACT
+
+
 def test_conv_mixed_dtypes_promote(rng):
     x, w, b = _conv_data(rng, 1, 2, 4, 4, 2, 3, 3, {})
     out, cache = L.conv_forward_fast(x.astype(np.float32), w, b, {"pad": 1})
@@ -194,7 +204,8 @@ def conv_setups(draw):
     return N, groups * Cg, H, W, groups * Fg, HH, WW, cp
 
 
-@settings(max_examples=40, deadline=None, database=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=40, deadline=None, database=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(setup=conv_setups(), seed=st.integers(0, 2 ** 16))
 def test_property_conv_fast_matches_naive(setup, seed):
     _assert_conv_agrees(np.random.default_rng(seed), *setup)

@@ -91,6 +91,8 @@ CONV_GRAD_CASES = [
     (2, 2, 7, 7, 2, 3, 3, {"stride": 3, "pad": 1}),
     (1, 2, 6, 6, 2, 2, 2, {"stride": 1, "pad": 1, "dilation": 2}),
     (1, 4, 4, 4, 6, 3, 3, {"stride": 1, "pad": 1, "groups": 2}),
+    (2, 3, 5, 4, 6, 3, 2, {"stride": 1, "pad": 1, "groups": 3}),          # depthwise, 2 per channel
+    (1, 2, 8, 7, 2, 3, 3, {"stride": 2, "pad": 0, "rounding": "floor"}),   # drops the last row
 ]
 
 

@@ -79,6 +79,9 @@ def test_plot_functions_return_what_they_draw(rng):
     acts = {"conv1": rng.standard_normal((2, 4, 5, 5)), "fc1": rng.standard_normal((2, 10))}
     g = tp.plot_activations(acts, image=rng.standard_normal((1, 5, 5)), index=1)
     assert g["conv1"].shape == (5, 23) and np.allclose(g["fc1"], acts["fc1"][1][None])
+    assert np.isnan(g["conv1"][:, 5]).all()                 # gaps between maps are blank
+    v = tp.vector_grid(np.arange(20.0), width=8)
+    assert v.shape == (3, 8) and v[2, 3] == 19 and np.isnan(v[2, 4:]).all()
     with pytest.raises(KeyError, match="relu9"):
         tp.plot_activations(acts, layers=["relu9"])
     cm = tp.plot_confusion_matrix([0, 1, 1], [0, 1, 0], 2)
@@ -97,7 +100,8 @@ def test_view_data_before_training(rng):
     assert d["filters"].shape == (7, 7)                    # 4 filters 3x3 in a 2x2 grid, 1px gaps
     assert np.isclose(d["probs"].sum(), 1.0) and d["probs"].shape == (2,)
     _, acts = model.forward(X[35:36], "test", return_activations=True)
-    assert np.allclose(d["activations"]["pool1"], tp.make_grid(acts["pool1"][0], ncols=4, normalize="all"))
+    expected = tp.make_grid(acts["pool1"][0], ncols=4, normalize="all", pad_value=np.nan)
+    assert np.allclose(d["activations"]["pool1"], expected, equal_nan=True)
 
 
 def test_view_run_updates_curves_filters_and_activations(rng):

@@ -57,6 +57,7 @@ def accuracy_vs_cost(names: Sequence[str] | None = None, axes=None) -> dict:
             ax.annotate(lab, (x, y), fontsize=7, xytext=_LABEL_OFFSETS.get(name, (3, 3)),
                         textcoords="offset points")
         ax.set_xscale("log")
+        ax.margins(x=0.15, y=0.1)                       # room for the labels at the edges
         ax.set_xlabel(xlabel)
         ax.set_ylabel("ImageNet top-1 (%)")
         ax.grid(alpha=0.3)

@@ -179,8 +179,8 @@ def plot_conv_frame(frame: ConvFrame, axes=None, figsize=(6.4, 3.0)) -> dict:
     if g.pad:
         ax_in.add_patch(Rectangle((g.pad, g.pad), g.size, g.size, fill=False, edgecolor="black",
                                   linewidth=1.6))
-    ax_in.set_xlim(0, n)
-    ax_in.set_ylim(0, n)
+    ax_in.set_xlim(-0.05, n + 0.05)                      # a little room: outer grid lines stay visible
+    ax_in.set_ylim(-0.05, n + 0.05)
     ax_in.set_aspect("equal")
     ax_in.axis("off")
     ax_in.set_title(f"input {g.size}x{g.size} + pad {g.pad} -> {n}x{n}", fontsize=9)
@@ -189,8 +189,8 @@ def plot_conv_frame(frame: ConvFrame, axes=None, figsize=(6.4, 3.0)) -> dict:
         for c in range(m):
             ax_out.add_patch(Rectangle((c, n - 1 - r), 1, 1, edgecolor="#888888", linewidth=0.6,
                                        facecolor=_CUR if frame.output[r, c] else _OUT))
-    ax_out.set_xlim(0, max(n, m, 1))                     # same cell size as the input grid
-    ax_out.set_ylim(0, max(n, m, 1))
+    ax_out.set_xlim(-0.05, max(n, m, 1) + 0.05)          # same cell size as the input grid
+    ax_out.set_ylim(-0.05, max(n, m, 1) + 0.05)
     ax_out.set_aspect("equal")
     ax_out.axis("off")
     ax_out.set_title(g.output_text if g.valid else "does not fit", fontsize=9)

@@ -67,7 +67,9 @@ def plot_ilsvrc(results: list[dict] | None = None, ax=None, show_runner_up: bool
     convnet = [bool(r["convnet"]) for r in winners]
     ax.bar(years, errors, color=["C1" if c else "0.6" for c in convnet], width=0.7)
     for x, e, lab in zip(years, errors, labels):
-        ax.text(x, e + 0.5, f"{e:g}%\n{lab}", ha="center", va="bottom", fontsize=7)
+        # white box: the label stays readable where it crosses the human-reference line
+        ax.text(x, e + 0.5, f"{e:g}%\n{lab}", ha="center", va="bottom", fontsize=7, zorder=3,
+                bbox={"facecolor": "white", "edgecolor": "none", "alpha": 0.85, "pad": 0.5})
     runner_up = []
     if show_runner_up:
         runner_up = [(r["year"], r["top5_error_pct"], r["label"])

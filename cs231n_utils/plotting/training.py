@@ -10,7 +10,7 @@ from typing import Mapping, Sequence
 
 import numpy as np
 
-__all__ = ["smooth", "make_grid", "confusion_matrix", "misclassified", "plot_curves",
+__all__ = ["smooth", "make_grid", "vector_grid", "confusion_matrix", "misclassified", "plot_curves",
            "plot_filters", "plot_activations", "plot_confusion_matrix", "plot_misclassified"]
 
 
@@ -68,6 +68,17 @@ def make_grid(maps: np.ndarray, ncols: int | None = None, pad: int = 1, normaliz
     return grid
 
 
+def vector_grid(v, width: int = 16) -> np.ndarray:
+    """Lay a vector of D values out as rows of `width` (a 64-vector becomes 4 x 16) so it can be
+    drawn like an activation map; the unused end of the last row is NaN (drawn blank)."""
+    v = np.asarray(v, dtype=np.float64).ravel()
+    width = min(width, max(1, v.size))
+    rows = int(np.ceil(v.size / width))
+    out = np.full(rows * width, np.nan)
+    out[:v.size] = v
+    return out.reshape(rows, width)
+
+
 def confusion_matrix(y_true, y_pred, num_classes: int | None = None) -> np.ndarray:
     """C[i, j] = number of examples of true class i predicted as class j (int64)."""
     y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)
@@ -111,6 +122,8 @@ def plot_curves(history: Mapping, axes=None, window: int = 10, title: str | None
     ax2.plot(data["epochs"], train_acc, "o-", ms=3, label="train")
     ax2.plot(data["epochs"], val_acc, "s-", ms=3, label="val")
     ax2.set_xlabel("epoch")
+    from matplotlib.ticker import MaxNLocator
+    ax2.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax2.set_ylabel("accuracy")
     ax2.legend(fontsize=8)
     if title:
@@ -141,8 +154,8 @@ def plot_activations(activations: Mapping[str, np.ndarray], image: np.ndarray | 
                      figsize=None) -> dict:
     """Activation maps (激活映射) layer by layer for example `index` of a batch.
 
-    `activations`: layer name -> array (N, C, H, W) (vectors (N, D) are shown as a bar of D
-    values), e.g. from `model.forward(X, return_activations=True)`. Shows at most `max_maps`
+    `activations`: layer name -> array (N, C, H, W) (vectors (N, D) are shown as rows of 16
+    values, see `vector_grid`), e.g. from `model.forward(X, return_activations=True)`. Shows at most `max_maps`
     channels per layer. Returns dict layer name -> the grid (2-D array) drawn for it.
     """
     import matplotlib.pyplot as plt
@@ -155,9 +168,10 @@ def plot_activations(activations: Mapping[str, np.ndarray], image: np.ndarray | 
     for n in names:
         a = np.asarray(activations[n])[index]
         if a.ndim == 3:
-            grids[n] = make_grid(a[:max_maps], ncols=min(8, max(1, min(len(a), max_maps))), normalize="all")
+            grids[n] = make_grid(a[:max_maps], ncols=min(8, max(1, min(len(a), max_maps))),
+                                 normalize="all", pad_value=np.nan)
         else:
-            grids[n] = a.reshape(1, -1).astype(np.float64)
+            grids[n] = vector_grid(a)
     panels = len(names) + (image is not None)
     fig, axes = plt.subplots(1, panels, figsize=figsize or (min(1.6 * panels, 12), 2.2), dpi=80,
                              squeeze=False)
@@ -169,7 +183,7 @@ def plot_activations(activations: Mapping[str, np.ndarray], image: np.ndarray | 
         axes[0].axis("off")
         k = 1
     for ax, n in zip(axes[k:], names):
-        ax.imshow(grids[n], cmap="viridis", interpolation="nearest", aspect="auto" if grids[n].shape[0] == 1 else "equal")
+        ax.imshow(grids[n], cmap="viridis", interpolation="nearest")
         ax.set_title(n, fontsize=8)
         ax.axis("off")
     fig.tight_layout()

@@ -18,6 +18,7 @@ import subprocess
 import sys
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from pathlib import Path
 
@@ -381,7 +382,8 @@ class NotebookPage:
     # -- opening and running
     def open(self) -> "NotebookPage":
         workspace = re.sub(r"[^A-Za-z0-9]+", "-", self.name)
-        self.page.goto(f"{self.server.url}/lab/workspaces/{workspace}/tree/{self.name}?reset")
+        self.page.goto(f"{self.server.url}/lab/workspaces/{workspace}/tree/"
+                       f"{urllib.parse.quote(self.name)}?reset")
         self.page.wait_for_selector(".jp-NotebookPanel .jp-Cell", timeout=60_000)
         # The toolbar says "idle" before any kernel exists: first let the server report this
         # notebook's kernel started and idle, then the page show it connected and idle.
@@ -393,10 +395,6 @@ class NotebookPage:
             time.sleep(0.5)
         self.wait_kernel_idle(timeout=KERNEL_START_TIMEOUT)
         return self
-
-    @property
-    def panel(self):
-        return self.page.locator(".jp-NotebookPanel:visible").first
 
     def kernel_status(self) -> str:
         return self.page.evaluate("""() => {
@@ -489,9 +487,13 @@ class NotebookCache:
         if name not in self.pages:
             if not (self.server.notebook_dir / name).exists():
                 pytest.skip(f"{name} does not exist yet")
-            nb = NotebookPage(self.context, self.server, name).open()
-            self.pages[name] = nb
-            self.run_seconds[name] = nb.run_all()
+            nb = self.pages[name] = NotebookPage(self.context, self.server, name)
+            try:
+                nb.open()
+                self.run_seconds[name] = nb.run_all()
+            except BaseException:
+                self.release(name)  # no half-run notebook for the next test; its kernel ends
+                raise
         return self.pages[name]
 
     def done(self, name: str) -> None:
