@@ -312,15 +312,19 @@ def conv_forward_fast(x: np.ndarray, w: np.ndarray, b: np.ndarray, conv_param: d
     if Cg == 1 and groups > 1:
         # depthwise: multiply-accumulate over kernel offsets, no im2col
         wk = wd.reshape(groups, Fg, HH, WW)
+        tmp = None
         for s, e, xp in _conv_chunks(x, pad, Hp, Wp, 2 * F * Ho * Wo, dtype):
             o = out[s:e].reshape(e - s, groups, Fg, Ho, Wo)
-            o.fill(0)
+            if tmp is None:
+                tmp = np.empty(o.shape, dtype)
+            t = tmp[:e - s]
+            o[...] = b.astype(dtype, copy=False).reshape(groups, Fg)[:, :, None, None]
             for kh in range(HH):
                 rows = _span(kh, dil, stride, Ho)
                 for kw in range(WW):
                     xs = xp[:, :, rows, _span(kw, dil, stride, Wo)]
-                    o += wk[None, :, :, kh, kw, None, None] * xs[:, :, None]
-            out[s:e] += b.astype(dtype, copy=False)[:, None, None]
+                    np.multiply(xs[:, :, None], wk[:, :, kh, kw, None, None], out=t)
+                    o += t
     else:
         K = Cg * HH * WW
         w2 = wd.reshape(groups, Fg, K)
