@@ -89,6 +89,13 @@ def _run(cmd: list[str], env: dict | None = None) -> int:
     return subprocess.run(cmd, cwd=ROOT, env=env).returncode
 
 
+def warm_caches(py: Path) -> None:
+    """Build matplotlib's font cache now, so its one-time notice never lands in a notebook's
+    stderr (which nbval compares) on a fresh machine."""
+    subprocess.run([str(py), "-c", "import matplotlib.font_manager"], cwd=ROOT,
+                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
 def lab_command(extra: list[str]) -> list[str]:
     """JupyterLab on notebooks/, on 127.0.0.1 only, with token authentication left on."""
     cmd = [str(venv_bin("jupyter")), "lab",
@@ -108,6 +115,7 @@ def cmd_lab(extra: list[str]) -> int:
 
 def cmd_test(extra: list[str]) -> int:
     py = ensure_env(wanted_extras("test"))
+    warm_caches(py)
     env = dict(os.environ)
     chrome = chromium_path()
     if chrome:
@@ -121,6 +129,7 @@ def cmd_test(extra: list[str]) -> int:
 
 def cmd_notebooks(extra: list[str]) -> int:
     py = ensure_env(wanted_extras("notebooks"))
+    warm_caches(py)
     return _run([str(py), str(ROOT / "tools" / "execute_notebooks.py"), *extra])
 
 
