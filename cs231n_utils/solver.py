@@ -21,12 +21,13 @@ remembers the parameters with the best validation accuracy, and can save/load ch
 from __future__ import annotations
 
 import os
-import tempfile
 import zipfile
 from pathlib import Path
 from typing import Callable
 
 import numpy as np
+
+from .paths import atomic_write
 
 __all__ = ["sgd", "sgd_momentum", "rmsprop", "adam", "UPDATE_RULES", "Solver", "random_shift"]
 
@@ -392,17 +393,8 @@ class Solver:
         if not path.parent.is_dir():
             raise FileNotFoundError(f"folder {path.parent} does not exist; create it first")
         arrays = self.checkpoint_arrays()
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-        try:
-            with os.fdopen(fd, "wb") as f:
-                np.savez(f, **arrays)
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp, path)
-        except BaseException:
-            if os.path.exists(tmp):
-                os.remove(tmp)
-            raise
+        with atomic_write(path) as f:
+            np.savez(f, **arrays)
         return path
 
     def load_checkpoint(self, path: str | os.PathLike) -> None:

@@ -210,6 +210,7 @@ class TrainingView:
             self._widget = _box_class()([self.status, widgets.HBox([self.button, self.epochs]),
                                          self.message, self.out])
             self._widget.view = self
+            self._widget.add_class("cs231n-training-view")  # found by the browser tests
             self.refresh()
         return self._widget
 

@@ -32,7 +32,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import tempfile
 import time
 import warnings
 import zipfile
@@ -41,6 +40,8 @@ from pathlib import Path
 from typing import Callable, Mapping
 
 import numpy as np
+
+from .paths import atomic_write
 
 __all__ = ["FeatureCacheWarning", "hash_arrays", "hash_data", "feature_cache_key",
            "CacheInfo", "FeatureCache", "cached_features",
@@ -179,17 +180,8 @@ class FeatureCache:
                             "which this cache refuses (allow_pickle=False)")
         path = self.path_for(key)
         self.directory.mkdir(parents=True, exist_ok=True)
-        fd, tmp_name = tempfile.mkstemp(prefix=f".{path.stem}-", suffix=".tmp", dir=self.directory)
-        try:
-            with os.fdopen(fd, "wb") as fh:
-                np.savez(fh, features=features, key=np.array(key))
-                fh.flush()
-                os.fsync(fh.fileno())
-            os.replace(tmp_name, path)
-        except BaseException:
-            if os.path.exists(tmp_name):
-                os.remove(tmp_name)
-            raise
+        with atomic_write(path) as fh:
+            np.savez(fh, features=features, key=np.array(key))
         return path
 
     def get_or_compute(self, key: str, compute: Callable[[], np.ndarray],
@@ -315,26 +307,16 @@ def save_weights(path, arrays: Mapping[str, np.ndarray]) -> str:
     if path.suffix != ".npz":
         raise ValueError(f"weights path must end in .npz, got {path.name!r}")
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.stem}-", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            with zipfile.ZipFile(fh, "w", compression=zipfile.ZIP_STORED) as zf:
-                for name in sorted(arrays):
-                    arr = np.ascontiguousarray(arrays[name])
-                    if arr.dtype == object:
-                        raise TypeError(f"{name}: object arrays cannot be stored without pickle")
-                    info = zipfile.ZipInfo(f"{name}.npy", date_time=_ZIP_EPOCH)
-                    info.external_attr = 0o644 << 16
-                    with zf.open(info, "w", force_zip64=True) as entry:
-                        np.lib.format.write_array(entry, arr, allow_pickle=False)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.chmod(tmp_name, 0o644)  # mkstemp creates 0600; a committed asset should be readable
-        os.replace(tmp_name, path)
-    except BaseException:
-        if os.path.exists(tmp_name):
-            os.remove(tmp_name)
-        raise
+    with atomic_write(path) as fh:
+        with zipfile.ZipFile(fh, "w", compression=zipfile.ZIP_STORED) as zf:
+            for name in sorted(arrays):
+                arr = np.ascontiguousarray(arrays[name])
+                if arr.dtype == object:
+                    raise TypeError(f"{name}: object arrays cannot be stored without pickle")
+                info = zipfile.ZipInfo(f"{name}.npy", date_time=_ZIP_EPOCH)
+                info.external_attr = 0o644 << 16
+                with zf.open(info, "w", force_zip64=True) as entry:
+                    np.lib.format.write_array(entry, arr, allow_pickle=False)
     return file_sha256(path)
 
 

@@ -172,5 +172,30 @@ def test_every_notebook_listed_in_readme_exists_and_vice_versa():
     readme = (ROOT / "README.md").read_text()
     listed = set(re.findall(r"^\| `(\d\d_[a-z_]+)` \|", readme, re.M))
     present = {p.stem for p in (ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb")}
-    assert present <= listed, f"notebooks missing from README: {sorted(present - listed)}"
+    assert present == listed, (f"notebooks missing from README: {sorted(present - listed)}; "
+                               f"listed but missing: {sorted(listed - present)}")
     assert len(listed) == 7
+
+
+def test_atomic_write_replaces_only_on_success(tmp_path):
+    from cs231n_utils.paths import atomic_write
+
+    target = tmp_path / "weights.npz"
+    target.write_bytes(b"old")
+    with pytest.raises(RuntimeError):
+        with atomic_write(target) as fh:
+            fh.write(b"half")
+            raise RuntimeError("crash mid-write")
+    assert target.read_bytes() == b"old"
+    assert [p.name for p in tmp_path.iterdir()] == ["weights.npz"], "temporary file left behind"
+    with atomic_write(target) as fh:
+        fh.write(b"new")
+    assert target.read_bytes() == b"new"
+    assert oct(target.stat().st_mode & 0o777) == oct(0o644)
+
+
+def test_asset_lookup_names_the_missing_file():
+    from cs231n_utils.paths import asset
+
+    with pytest.raises(FileNotFoundError, match="no_such_file.csv.*assets"):
+        asset("no_such_file.csv")

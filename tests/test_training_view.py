@@ -131,6 +131,7 @@ def test_view_chains_existing_solver_callback(rng):
 def test_view_widget_button_and_errors(rng):
     model, solver, view, X = _setup(rng)
     box = view.widget
+    assert "cs231n-training-view" in box._dom_classes      # the browser tests look for it
     assert len(view.out.outputs) == 1 and "image/png" in view.out.outputs[0]["data"]
     view.epochs.value = 2
     view.button.click()
