@@ -61,6 +61,14 @@ def test_conv_fast_matches_naive(rng, case):
     _assert_conv_agrees(rng, *CONV_CASES[case])
 
 
+@pytest.mark.parametrize("case", list(CONV_CASES), ids=list(CONV_CASES))
+def test_conv_fast_matches_naive_with_slice_im2col(rng, monkeypatch, case):
+    """Small layers build their columns with one strided copy; the K*K slice loop (used for
+    bigger ones) gives the same numbers."""
+    monkeypatch.setattr(fast_layers, "_SMALL_COLS", 0)
+    _assert_conv_agrees(rng, *CONV_CASES[case])
+
+
 def test_conv_output_shape_formula(rng):
     x, w, b = _conv_data(rng, 1, 2, 11, 9, 3, 3, 5, {})
     out, _ = L.conv_forward_fast(x, w, b, {"stride": 2, "pad": 2, "dilation": 1})
@@ -82,6 +90,35 @@ def test_conv_chunking_gives_the_same_result(rng, monkeypatch, groups, F):
         assert rel_error(out, out_ref) < EXACT
         for g, g_ref in zip(L.conv_backward_fast(dout, cache), grads_ref):
             assert rel_error(g, g_ref) < EXACT
+
+
+@pytest.mark.parametrize("C,F,groups,cp", [
+    (3, 6, 1, {"stride": 1, "pad": 1}),                    # F = 2C: dx as a conv of dout
+    (8, 40, 1, {"stride": 1, "pad": 1}),                   # F = 5C, C >= 8: same
+    (16, 64, 2, {"stride": 1, "pad": 2, "dilation": 2}),   # grouped, dilated: same
+    (3, 16, 1, {"stride": 1, "pad": 1}),                   # small C, F > 2C: col2im
+    (8, 72, 1, {"stride": 1, "pad": 0}),                   # F = 9C: col2im
+], ids=["F=2C", "F=5C", "groups dilated", "C=3 F=16", "F=9C"])
+@pytest.mark.parametrize("budget", [None, 1])
+def test_conv_backward_both_dx_paths_match_naive(rng, monkeypatch, C, F, groups, cp, budget):
+    """The backward picks col2im or a convolution of dout (with dw from its columns) by F/C;
+    both agree with the naive loops, whole batch or one sample per chunk."""
+    if budget is not None:
+        monkeypatch.setattr(fast_layers, "SCRATCH_BYTES", budget)
+    cp = dict(cp, groups=groups)
+    x, w, b = _conv_data(rng, 3, C, 6, 5, F, 3, 3, cp)
+    out_f, cache_f = L.conv_forward_fast(x, w, b, cp)
+    dout = rng.standard_normal(out_f.shape)
+    dx, dw, db = L.conv_backward_fast(dout, cache_f)
+    Cg, Fg = C // groups, F // groups
+    for g in range(groups):
+        c, f = slice(g * Cg, (g + 1) * Cg), slice(g * Fg, (g + 1) * Fg)
+        cpg = {k: v for k, v in cp.items() if k != "groups"}
+        out_n, cache_n = L.conv_forward_naive(x[:, c], w[f], b[f], cpg)
+        assert rel_error(out_n, out_f[:, f]) < EXACT
+        dx_n, dw_n, db_n = L.conv_backward_naive(dout[:, f], cache_n)
+        assert rel_error(dx_n, dx[:, c]) < EXACT       # group g's channels feed only its filters
+        assert rel_error(dw_n, dw[f]) < EXACT and rel_error(db_n, db[f]) < EXACT
 
 
 def test_chunk_size_bounds_scratch(monkeypatch):
