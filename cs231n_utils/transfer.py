@@ -639,6 +639,21 @@ DEFAULT_SETTINGS = {
 }
 
 
+def _split_features(parts: Mapping, target: Mapping[str, np.ndarray], cache: FeatureCache) -> dict:
+    """Features of the target's train and test splits for each frozen part, via `cache`."""
+    return {(name, split): cached_features(part, target[f"X_{split}"], None, cache=cache)[0]
+            for name, part in parts.items() for split in ("train", "test")}
+
+
+def _few_shot_runs(target: Mapping[str, np.ndarray], shots, seeds):
+    """Yield (shots per class, seed, chosen training indices, their labels) for each run."""
+    all_idx = np.arange(len(target["y_train"]))
+    for k in shots:
+        for seed in seeds:
+            idx, y = few_shot(all_idx, target["y_train"], k, seed)
+            yield k, seed, idx, y
+
+
 def transfer_experiment(pretrained, target: Mapping[str, np.ndarray], *, shots=(5, 20, None),
                         seeds=(0, 1, 2), cache: FeatureCache, linear_upto: str = "relu3",
                         top_upto: str = "pool1", strategies=STRATEGIES,
@@ -664,33 +679,29 @@ def transfer_experiment(pretrained, target: Mapping[str, np.ndarray], *, shots=(
         raise ValueError(f"unknown strategies {unknown}; choose from {STRATEGIES}")
     num_classes = int(np.max(target["y_train"])) + 1
     parts = {"linear": FrozenPart(pretrained, linear_upto), "top": FrozenPart(pretrained, top_upto)}
-    feats = {(name, split): cached_features(part, target[f"X_{split}"], None, cache=cache)[0]
-             for name, part in parts.items() for split in ("train", "test")}
-    all_idx = np.arange(len(target["y_train"]))
+    feats = _split_features(parts, target, cache)
     acc: dict = {}
     counts: dict = {}
-    for k in shots:
-        for seed in seeds:
-            idx, y = few_shot(all_idx, target["y_train"], k, seed)
-            counts[k] = len(idx)
-            X = target["X_train"][idx]
-            for strategy in strategies:
-                cfg = settings[strategy]
-                init_seed = 1000 + seed
-                if strategy == "from scratch":
-                    model = fresh_model(pretrained, num_classes, seed=init_seed)
-                    X_fit, X_test = X, target["X_test"]
-                elif strategy == "frozen + linear head":
-                    model = top_model(pretrained, linear_upto, num_classes=num_classes, seed=init_seed)
-                    X_fit, X_test = feats[("linear", "train")][idx], feats[("linear", "test")]
-                elif strategy == "fine-tune top":
-                    model = top_model(pretrained, top_upto, num_classes=num_classes, seed=init_seed)
-                    X_fit, X_test = feats[("top", "train")][idx], feats[("top", "test")]
-                else:
-                    model = with_new_head(pretrained, num_classes, seed=init_seed)
-                    X_fit, X_test = X, target["X_test"]
-                train_classifier(model, X_fit, y, seed=seed, **cfg)
-                acc.setdefault((k, strategy), []).append(model.accuracy(X_test, target["y_test"]))
+    for k, seed, idx, y in _few_shot_runs(target, shots, seeds):
+        counts[k] = len(idx)
+        X = target["X_train"][idx]
+        for strategy in strategies:
+            cfg = settings[strategy]
+            init_seed = 1000 + seed
+            if strategy == "from scratch":
+                model = fresh_model(pretrained, num_classes, seed=init_seed)
+                X_fit, X_test = X, target["X_test"]
+            elif strategy == "frozen + linear head":
+                model = top_model(pretrained, linear_upto, num_classes=num_classes, seed=init_seed)
+                X_fit, X_test = feats[("linear", "train")][idx], feats[("linear", "test")]
+            elif strategy == "fine-tune top":
+                model = top_model(pretrained, top_upto, num_classes=num_classes, seed=init_seed)
+                X_fit, X_test = feats[("top", "train")][idx], feats[("top", "test")]
+            else:
+                model = with_new_head(pretrained, num_classes, seed=init_seed)
+                X_fit, X_test = X, target["X_test"]
+            train_classifier(model, X_fit, y, seed=seed, **cfg)
+            acc.setdefault((k, strategy), []).append(model.accuracy(X_test, target["y_test"]))
     return TransferTable(tuple(shots), tuple(strategies), tuple(seeds), acc, counts, num_classes)
 
 
@@ -722,20 +733,16 @@ def linear_probe_table(pretrained, target: Mapping[str, np.ndarray], *, layers=(
     parts = {"pixels": _Pixels()} if include_pixels else {}
     parts.update({name: FrozenPart(pretrained, name) for name in layers})
     num_classes = int(np.max(target["y_train"])) + 1
-    feats = {(name, split): cached_features(part, target[f"X_{split}"], None, cache=cache)[0]
-             for name, part in parts.items() for split in ("train", "test")}
-    all_idx = np.arange(len(target["y_train"]))
+    feats = _split_features(parts, target, cache)
     acc: dict = {}
     counts: dict = {}
-    for k in shots:
-        for seed in seeds:
-            idx, y = few_shot(all_idx, target["y_train"], k, seed)
-            counts[k] = len(idx)
-            for name in parts:
-                X = feats[(name, "train")][idx]
-                head = Sequential([Affine(num_classes)], X.shape[1:], seed=1000 + seed)
-                train_classifier(head, X, y, num_updates=num_updates, learning_rate=learning_rate,
-                                 seed=seed)
-                acc.setdefault((k, name), []).append(head.accuracy(feats[(name, "test")],
-                                                                   target["y_test"]))
+    for k, seed, idx, y in _few_shot_runs(target, shots, seeds):
+        counts[k] = len(idx)
+        for name in parts:
+            X = feats[(name, "train")][idx]
+            head = Sequential([Affine(num_classes)], X.shape[1:], seed=1000 + seed)
+            train_classifier(head, X, y, num_updates=num_updates, learning_rate=learning_rate,
+                             seed=seed)
+            acc.setdefault((k, name), []).append(head.accuracy(feats[(name, "test")],
+                                                               target["y_test"]))
     return TransferTable(tuple(shots), tuple(parts), tuple(seeds), acc, counts, num_classes)

@@ -66,6 +66,15 @@ def _error(text: str) -> str:
     return f"<span style='color:#b30000'><b>Not a valid setting:</b> {html.escape(text)}</span>"
 
 
+def _display_parts(prefix: str) -> tuple[widgets.HTML, widgets.HTML, widgets.Output]:
+    """The formula line, the message line and the picture area of an explorer, with the CSS
+    classes `cs231n-<prefix>-formula` / `-message` that the browser tests look for."""
+    formula, message = widgets.HTML(), widgets.HTML()
+    formula.add_class(f"cs231n-{prefix}-formula")
+    message.add_class(f"cs231n-{prefix}-message")
+    return formula, message, widgets.Output()
+
+
 class _Stepper:
     """A position slider and a Play button, linked in the kernel so tests can drive either."""
 
@@ -107,11 +116,7 @@ class ConvExplorer(widgets.VBox):
         self.dilation = _slider(dilation, 1, 3, "D")
         self._stepper = _Stepper()
         self.position, self.play = self._stepper.position, self._stepper.play
-        self.formula = widgets.HTML()
-        self.formula.add_class("cs231n-conv-formula")
-        self.message = widgets.HTML()
-        self.message.add_class("cs231n-conv-message")
-        self.out = widgets.Output()
+        self.formula, self.message, self.out = _display_parts("conv")
         self.draw = draw
         self.frame: explorers.ConvFrame | None = None
         self.current_output_size: tuple[int, int] | None = None
@@ -196,11 +201,7 @@ class PoolExplorer(widgets.VBox):
                                           description="mode", style={"button_width": "90px"})
         self._stepper = _Stepper()
         self.position, self.play = self._stepper.position, self._stepper.play
-        self.formula = widgets.HTML()
-        self.formula.add_class("cs231n-pool-formula")
-        self.message = widgets.HTML()
-        self.message.add_class("cs231n-pool-message")
-        self.out = widgets.Output()
+        self.formula, self.message, self.out = _display_parts("pool")
         self.draw = draw
         self.frame: explorers.PoolFrame | None = None
         self.current_output_size: tuple[int, int] | None = None
@@ -290,11 +291,7 @@ class FilterPlayground(widgets.VBox):
         self.filter = widgets.Dropdown(options=names, value=filter_name or names[0],
                                        description="filter")
         self.stride = _slider(stride, 1, 4, "S")
-        self.formula = widgets.HTML()
-        self.formula.add_class("cs231n-filter-formula")
-        self.message = widgets.HTML()
-        self.message.add_class("cs231n-filter-message")
-        self.out = widgets.Output()
+        self.formula, self.message, self.out = _display_parts("filter")
         self.draw = draw
         self.activation: np.ndarray | None = None
         self.current_output_size: tuple[int, int] | None = None
