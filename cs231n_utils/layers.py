@@ -29,9 +29,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from .fast_layers import (_cache_settings, _check_array, _check_dout, _check_keys, _conv_setup,
-                          _int_setting, _pool_setup, conv_backward_fast, conv_forward_fast,
-                          max_pool_backward_fast, max_pool_forward_fast)
+from .checks import (check_array, check_dout, check_keys, conv_cache_settings, conv_setup,
+                     int_setting, pool_setup)
+from .fast_layers import (conv_backward_fast, conv_forward_fast, max_pool_backward_fast,
+                          max_pool_forward_fast)
 
 __all__ = [
     "affine_forward", "affine_backward", "relu_forward", "relu_backward",
@@ -62,9 +63,9 @@ def affine_forward(x: np.ndarray, w: np.ndarray, b: np.ndarray):
     Inputs: x (N, d1, ..., dk), flattened per sample to (N, D) with D = d1*...*dk;
     w (D, M); b (M,). Returns (out, cache) with out (N, M).
     """
-    _check_array(x, "x")
-    _check_array(w, "w", 2, "(D, M)")
-    _check_array(b, "b", 1, "(M,)")
+    check_array(x, "x")
+    check_array(w, "w", 2, "(D, M)")
+    check_array(b, "b", 1, "(M,)")
     if x.ndim < 2:
         raise ValueError(f"x must have shape (N, d1, ..., dk) with a batch axis, got shape {x.shape}; "
                          f"use x[None] for a single sample")
@@ -88,7 +89,7 @@ def affine_backward(dout: np.ndarray, cache):
     """
     x, w, b = cache
     N = x.shape[0]
-    _check_dout(dout, (N, w.shape[1]))
+    check_dout(dout, (N, w.shape[1]))
     x2 = x.reshape(N, -1)
     dx = (dout @ w.T).reshape(x.shape).astype(x.dtype, copy=False)
     dw = (x2.T @ dout).astype(w.dtype, copy=False)
@@ -98,14 +99,14 @@ def affine_backward(dout: np.ndarray, cache):
 
 def relu_forward(x: np.ndarray):
     """Rectified linear unit (ReLU, 修正线性单元): out = max(0, x), any shape. Returns (out, cache)."""
-    _check_array(x, "x")
+    check_array(x, "x")
     return np.maximum(x, 0), x
 
 
 def relu_backward(dout: np.ndarray, cache):
     """Backward pass of ReLU: dx = dout where x > 0, else 0 (the gradient at exactly 0 is 0)."""
     x = cache
-    _check_dout(dout, x.shape)
+    check_dout(dout, x.shape)
     return np.where(x > 0, dout, 0).astype(x.dtype, copy=False)
 
 
@@ -129,7 +130,7 @@ def conv_forward_naive(x: np.ndarray, w: np.ndarray, b: np.ndarray, conv_param: 
     H' = 1 + (H + 2*pad - dilation*(HH-1) - 1) / stride (exact unless rounding='floor').
     Returns (out, cache).
     """
-    stride, pad, dil, groups, _, Ho, Wo, dtype = _conv_setup(x, w, b, conv_param, "conv_forward_naive")
+    stride, pad, dil, groups, _, Ho, Wo, dtype = conv_setup(x, w, b, conv_param, "conv_forward_naive")
     N, C, H, W = x.shape
     F, Cg, HH, WW = w.shape
     Fg = F // groups
@@ -158,11 +159,11 @@ def conv_backward_naive(dout: np.ndarray, cache):
     dout * window to w; db[f] is the sum of dout[:, f].
     """
     x, w, b, p = cache
-    p = _cache_settings(x, w, p)        # also accepts a plain CS231n conv_param
+    p = conv_cache_settings(x, w, p)        # also accepts a plain CS231n conv_param
     stride, pad, dil, groups = p["stride"], p["pad"], p["dilation"], p["groups"]
     N, C, H, W = x.shape
     F, Cg, HH, WW = w.shape
-    _check_dout(dout, (N, F, p["Ho"], p["Wo"]))
+    check_dout(dout, (N, F, p["Ho"], p["Wo"]))
     dtype = np.result_type(x.dtype, w.dtype, dout.dtype)
     Fg = F // groups
     x_pad = np.pad(x.astype(dtype), ((0, 0), (0, 0), (pad, pad), (pad, pad)))
@@ -195,7 +196,7 @@ def max_pool_forward_naive(x: np.ndarray, pool_param: dict):
     out[n, c, i, j] = max of x[n, c, i*stride : i*stride+pool_height, j*stride : j*stride+pool_width].
     Output shape (N, C, H', W') with H' = 1 + (H - pool_height) / stride. Returns (out, cache).
     """
-    ph, pw, stride, Ho, Wo = _pool_setup(x, pool_param, "max_pool_forward_naive")
+    ph, pw, stride, Ho, Wo = pool_setup(x, pool_param, "max_pool_forward_naive")
     N, C = x.shape[:2]
     out = np.empty((N, C, Ho, Wo), x.dtype)
     for n in range(N):
@@ -215,7 +216,7 @@ def max_pool_backward_naive(dout: np.ndarray, cache):
     """
     x, (ph, pw, stride, Ho, Wo) = cache
     N, C = x.shape[:2]
-    _check_dout(dout, (N, C, Ho, Wo))
+    check_dout(dout, (N, C, Ho, Wo))
     dx = np.zeros_like(x)
     for n in range(N):
         for c in range(C):
@@ -251,7 +252,7 @@ def avg_pool_forward(x: np.ndarray, pool_param: dict):
 
     Inputs and output shape as `max_pool_forward_naive`. Returns (out, cache).
     """
-    ph, pw, stride, Ho, Wo = _pool_setup(x, pool_param, "avg_pool_forward")
+    ph, pw, stride, Ho, Wo = pool_setup(x, pool_param, "avg_pool_forward")
     out = _window_sum(x, ph, pw, stride, Ho, Wo)
     out /= ph * pw
     return out, (x.shape, x.dtype, (ph, pw, stride, Ho, Wo))
@@ -260,7 +261,7 @@ def avg_pool_forward(x: np.ndarray, pool_param: dict):
 def avg_pool_backward(dout: np.ndarray, cache):
     """Backward pass of average pooling: each window pixel gets dout / (pool_height*pool_width)."""
     shape, dtype, (ph, pw, stride, Ho, Wo) = cache
-    _check_dout(dout, shape[:2] + (Ho, Wo))
+    check_dout(dout, shape[:2] + (Ho, Wo))
     return _spread(dout.astype(dtype) / (ph * pw), shape, ph, pw, stride)
 
 
@@ -269,7 +270,7 @@ def l2_pool_forward(x: np.ndarray, pool_param: dict):
 
     Inputs and output shape as `max_pool_forward_naive`. Returns (out, cache).
     """
-    ph, pw, stride, Ho, Wo = _pool_setup(x, pool_param, "l2_pool_forward")
+    ph, pw, stride, Ho, Wo = pool_setup(x, pool_param, "l2_pool_forward")
     out = np.sqrt(_window_sum(x * x, ph, pw, stride, Ho, Wo))
     return out, (x, out, (ph, pw, stride))
 
@@ -280,7 +281,7 @@ def l2_pool_backward(dout: np.ndarray, cache):
     A window that is all zeros (out = 0) has no derivative; we use the subgradient 0 there.
     """
     x, out, (ph, pw, stride) = cache
-    _check_dout(dout, out.shape)
+    check_dout(dout, out.shape)
     safe = np.where(out > 0, out, 1)
     g = np.where(out > 0, dout / safe, 0).astype(x.dtype, copy=False)
     return _spread(g, x.shape, ph, pw, stride) * x
@@ -288,14 +289,14 @@ def l2_pool_backward(dout: np.ndarray, cache):
 
 def global_avg_pool_forward(x: np.ndarray):
     """Global average pooling (全局平均池化): (N, C, H, W) -> (N, C), the mean over H and W."""
-    _check_array(x, "x", 4, "(N, C, H, W)")
+    check_array(x, "x", 4, "(N, C, H, W)")
     return x.mean(axis=(2, 3)), (x.shape, x.dtype)
 
 
 def global_avg_pool_backward(dout: np.ndarray, cache):
     """Backward pass of global average pooling: dx[n, c, :, :] = dout[n, c] / (H*W)."""
     shape, dtype = cache
-    _check_dout(dout, shape[:2])
+    check_dout(dout, shape[:2])
     g = (dout / (shape[2] * shape[3])).astype(dtype, copy=False)
     return np.broadcast_to(g[:, :, None, None], shape).copy()
 
@@ -312,7 +313,7 @@ def _bn_core(x2, gamma, beta, bn_param, axes, shape_c, where):
     if not isinstance(bn_param, dict):
         raise TypeError(f"bn_param must be a dict (it stores the running mean/var), got "
                         f"{type(bn_param).__name__}; pass e.g. {{'mode': 'train'}}")
-    p = _check_keys(bn_param, _BN_KEYS, "bn_param")
+    p = check_keys(bn_param, _BN_KEYS, "bn_param")
     mode = p.get("mode", "train")
     if mode not in ("train", "test"):
         raise ValueError(f"bn_param['mode'] must be 'train' or 'test', got {mode!r}")
@@ -325,7 +326,7 @@ def _bn_core(x2, gamma, beta, bn_param, axes, shape_c, where):
     D = x2.shape[1]
     dtype = x2.dtype
     for name, a in (("gamma", gamma), ("beta", beta)):
-        _check_array(a, name, 1, f"({D},)")
+        check_array(a, name, 1, f"({D},)")
         if a.shape != (D,):
             raise ValueError(f"{name} has shape {a.shape} but x has {D} {where}; "
                              f"{name} must have shape ({D},)")
@@ -354,7 +355,7 @@ def _bn_core(x2, gamma, beta, bn_param, axes, shape_c, where):
 
 def _bn_backward(dout, cache):
     xhat, g, inv_std, mode, axes, gdt, bdt = cache
-    _check_dout(dout, xhat.shape)
+    check_dout(dout, xhat.shape)
     dout = dout.astype(xhat.dtype, copy=False)
     dbeta = dout.sum(axis=axes)
     dgamma = (dout * xhat).sum(axis=axes)
@@ -380,7 +381,7 @@ def batchnorm_forward(x: np.ndarray, gamma: np.ndarray, beta: np.ndarray, bn_par
     (1e-5), `momentum` (0.9), and `running_mean`/`running_var` (created as zeros/ones of shape
     (D,) on first use). Returns (out, cache); out (N, D).
     """
-    _check_array(x, "x", 2, "(N, D)")
+    check_array(x, "x", 2, "(N, D)")
     return _bn_core(x, gamma, beta, bn_param, (0,), (1, x.shape[1]), "features")
 
 
@@ -398,7 +399,7 @@ def spatial_batchnorm_forward(x: np.ndarray, gamma: np.ndarray, beta: np.ndarray
     Inputs: x (N, C, H, W); gamma, beta (C,); bn_param as in `batchnorm_forward` (running
     statistics of shape (C,)). Returns (out, cache); out (N, C, H, W).
     """
-    _check_array(x, "x", 4, "(N, C, H, W)")
+    check_array(x, "x", 4, "(N, C, H, W)")
     return _bn_core(x, gamma, beta, bn_param, (0, 2, 3), (1, x.shape[1], 1, 1), "channels")
 
 
@@ -438,9 +439,9 @@ def lrn_forward(x: np.ndarray, lrn_param: dict | None = None):
     Inputs: x (N, C, H, W); lrn_param keys `size` (5), `alpha` (1e-4), `beta` (0.75), `k` (2),
     AlexNet's values. Returns (out, cache) with out of the shape of x.
     """
-    _check_array(x, "x", 4, "(N, C, H, W)")
-    p = _check_keys(lrn_param, _LRN_KEYS, "lrn_param")
-    size = _int_setting(p, "size", 5, 1, "lrn_param")
+    check_array(x, "x", 4, "(N, C, H, W)")
+    p = check_keys(lrn_param, _LRN_KEYS, "lrn_param")
+    size = int_setting(p, "size", 5, 1, "lrn_param")
     alpha, beta, k = (float(p.get("alpha", 1e-4)), float(p.get("beta", 0.75)), float(p.get("k", 2.0)))
     if not k > 0 or alpha < 0:
         raise ValueError(f"lrn_param needs k > 0 and alpha >= 0 so the denominator stays positive, "
@@ -458,7 +459,7 @@ def lrn_backward(dout: np.ndarray, cache):
           dout_c * a_c * s_c^(-beta-1).
     """
     x, scale, out, (size, alpha, beta) = cache
-    _check_dout(dout, x.shape)
+    check_dout(dout, x.shape)
     dout = dout.astype(x.dtype, copy=False)
     t = dout * out / scale                     # dout_c * a_c * s_c^(-beta-1)
     back = _channel_window_sum(t, (size - 1) // 2, size // 2)
@@ -470,7 +471,7 @@ def lrn_backward(dout: np.ndarray, cache):
 # ----------------------------------------------------------------------------------------
 
 def _check_scores_labels(scores, y):
-    _check_array(scores, "scores", 2, "(N, C)")
+    check_array(scores, "scores", 2, "(N, C)")
     N, C = scores.shape
     if not isinstance(y, np.ndarray):
         y = np.asarray(y)
