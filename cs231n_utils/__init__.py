@@ -19,6 +19,8 @@ One idea per module (import what you need, nothing is loaded at import time):
 - `widgets`         the ipywidgets explorers themselves
 - `training_view`   the live ConvNetJS-style training view
 - `exercises`       checkers for the exercise cells and the learner-edition command
+- `checks`          input checks shared by every layer (one place per error message)
+- `i18n`            the language of learner-facing messages (`set_language("zh")`)
 """
 from __future__ import annotations
 
@@ -28,7 +30,7 @@ __version__ = "0.1.0"
 
 _SUBMODULES = ("paths", "shapes", "layers", "fast_layers", "gradient_check", "models", "solver", "data",
                "architectures", "transfer", "history", "plotting", "explorers", "widgets",
-               "exercises", "filters", "training_view")
+               "exercises", "filters", "training_view", "checks", "i18n")
 
 __all__ = list(_SUBMODULES) + ["__version__"]
 
