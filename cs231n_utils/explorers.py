@@ -26,13 +26,12 @@ Pooling (池化层) on a small 2-D array x (H, W) with a square window `size` an
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from fractions import Fraction
 
 import numpy as np
 
-from .shapes import conv_output_size, effective_filter_size, pool_output_size
+from .shapes import conv_output_size, conv_size_formula, effective_filter_size, pool_output_size
 
-__all__ = ["ConvGeometry", "ConvFrame", "conv_geometry", "conv_formula", "padded_grid",
+__all__ = ["ConvGeometry", "ConvFrame", "conv_geometry", "padded_grid",
            "window_taps", "window_mask", "index_to_position", "conv_frame",
            "PoolGeometry", "PoolFrame", "POOL_KINDS", "pool_geometry", "pool_windows",
            "pool_forward_2d", "pool_backward_2d", "pool_frame", "demo_pool_input",
@@ -40,24 +39,6 @@ __all__ = ["ConvGeometry", "ConvFrame", "conv_geometry", "conv_formula", "padded
 
 
 # --------------------------------------------------------------------------- convolution
-
-def conv_formula(size: int, filter_size: int, stride: int = 1, pad: int = 0,
-                 dilation: int = 1) -> str:
-    """The output-size formula with the numbers filled in, evaluated exactly.
-
-    "(7 + 2*0 - 3)/2 + 1 = 3" for a setting that fits; "(7 + 2*0 - 3)/3 + 1 = 7/3 ~ 2.33" when
-    the division is not exact. Dilation D > 1 uses the effective filter size D*(F-1)+1.
-    """
-    if dilation == 1:
-        text = f"({size} + 2*{pad} - {filter_size})/{stride} + 1"
-    else:
-        text = f"({size} + 2*{pad} - {dilation}*({filter_size}-1) - 1)/{stride} + 1"
-    eff = dilation * (filter_size - 1) + 1
-    value = Fraction(size + 2 * pad - eff, stride) + 1
-    if value.denominator == 1:
-        return f"{text} = {value.numerator}"
-    return f"{text} = {value} ~ {float(value):.2f}"
-
 
 @dataclass(frozen=True)
 class ConvGeometry:
@@ -106,7 +87,7 @@ def conv_geometry(size: int, filter_size: int, stride: int = 1, pad: int = 0,
     except ValueError as exc:
         out, valid, message = None, False, str(exc)
     return ConvGeometry(int(size), int(filter_size), int(stride), int(pad), int(dilation), eff,
-                        int(size) + 2 * int(pad), conv_formula(size, filter_size, stride, pad, dilation),
+                        int(size) + 2 * int(pad), conv_size_formula(size, filter_size, stride, pad, dilation),
                         valid, out, message)
 
 
@@ -273,9 +254,7 @@ class PoolGeometry:
 def pool_geometry(size: int, pool_size: int, stride: int | None = None) -> PoolGeometry:
     """Check a pooling setting (no padding) with `shapes.pool_output_size`; never raises ValueError."""
     stride = pool_size if stride is None else stride
-    value = Fraction(size - pool_size, stride) + 1
-    formula = f"({size} - {pool_size})/{stride} + 1 = " + (
-        f"{value.numerator}" if value.denominator == 1 else f"{value} ~ {float(value):.2f}")
+    formula = conv_size_formula(size, pool_size, stride, pool=True)
     try:
         out, valid, message = pool_output_size(size, pool_size, stride), True, ""
     except ValueError as exc:

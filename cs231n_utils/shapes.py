@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from fractions import Fraction
 from typing import Iterable, Mapping, Sequence
 
-__all__ = ["conv_output_size", "pool_output_size", "effective_filter_size",
+__all__ = ["conv_output_size", "pool_output_size", "effective_filter_size", "conv_size_formula",
            "receptive_field", "ReceptiveField", "suggest_fixes"]
 
 
@@ -36,10 +36,28 @@ def effective_filter_size(filter_size: int, dilation: int = 1) -> int:
     return dilation * (filter_size - 1) + 1
 
 
-def _formula(size, filter_size, stride, pad, dilation) -> str:
-    if dilation == 1:
-        return f"({size} + 2*{pad} - {filter_size})/{stride} + 1"
-    return f"({size} + 2*{pad} - {dilation}*({filter_size}-1) - 1)/{stride} + 1"
+def conv_size_formula(size: int, filter_size: int, stride: int = 1, pad: int = 0,
+                      dilation: int = 1, *, pool: bool = False) -> str:
+    """The output-size formula with the numbers filled in and evaluated exactly: the one text
+    every message about a setting that does not fit shows (errors, explorers, widgets, models).
+
+    "(7 + 2*0 - 3)/2 + 1 = 3" when the division is exact; otherwise the value as a short exact
+    decimal, "(6 + 2*0 - 3)/2 + 1 = 2.5", or as a fraction, "(7 + 2*0 - 3)/3 + 1 = 7/3 ~ 2.33". Dilation D > 1 writes the effective filter size D*(F-1)+1 out:
+    "(7 + 2*1 - 2*(3-1) - 1)/1 + 1 = 5". `pool=True` writes the pooling form without padding,
+    "(6 - 2)/2 + 1 = 3" (only when pad is 0 and dilation 1; otherwise the full form is used).
+    """
+    size, filter_size, stride, pad, dilation = (int(v) for v in (size, filter_size, stride, pad, dilation))
+    if pool and pad == 0 and dilation == 1:
+        text = f"({size} - {filter_size})/{stride} + 1"
+    elif dilation == 1:
+        text = f"({size} + 2*{pad} - {filter_size})/{stride} + 1"
+    else:
+        text = f"({size} + 2*{pad} - {dilation}*({filter_size}-1) - 1)/{stride} + 1"
+    value = Fraction(size + 2 * pad - dilation * (filter_size - 1) - 1, stride) + 1
+    decimal = f"{float(value):g}"
+    if Fraction(decimal) == value:                    # 3, 4.5, -0.25: exact as a short decimal
+        return f"{text} = {decimal}"
+    return f"{text} = {value} ~ {float(value):.2f}"   # 7/3 ~ 2.33
 
 
 def suggest_fixes(size: int, filter_size: int, stride: int, pad: int = 0, dilation: int = 1,
@@ -82,12 +100,11 @@ def conv_output_size(size: int, filter_size: int, stride: int = 1, pad: int = 0,
     pad = _check_int("pad", pad, 0)
     dilation = _check_int("dilation", dilation, 1)
     eff = effective_filter_size(filter_size, dilation)
-    formula = _formula(size, filter_size, stride, pad, dilation)
     if size + 2 * pad < eff:
         need = (eff - size + 1) // 2
         what = f"filter {filter_size}" + (f" with dilation {dilation} (spans {eff})" if dilation > 1 else "")
         raise ValueError(f"{what} does not fit in input {size} padded by {pad} (= {size + 2 * pad}): "
-                         f"{formula} = {Fraction(size + 2 * pad - eff, stride) + 1} < 1; "
+                         f"{conv_size_formula(size, filter_size, stride, pad, dilation)} < 1; "
                          f"use pad>={need} or a smaller filter")
     num = size + 2 * pad - eff
     if rounding == "floor":
@@ -97,10 +114,11 @@ def conv_output_size(size: int, filter_size: int, stride: int = 1, pad: int = 0,
         # like PyTorch: the last window must start inside the input or left padding
         return out - 1 if (out - 1) * stride >= size + pad else out
     if num % stride:
-        value = num / stride + 1
         fixes = suggest_fixes(size, filter_size, stride, pad, dilation)
         hint = f"; try {' or '.join(fixes)}" if fixes else ""
-        raise ValueError(f"stride {stride} does not fit: {formula} = {value:g} is not an integer{hint}")
+        raise ValueError(f"stride {stride} does not fit: "
+                         f"{conv_size_formula(size, filter_size, stride, pad, dilation)} "
+                         f"is not an integer{hint}")
     return num // stride + 1
 
 
@@ -118,13 +136,13 @@ def pool_output_size(size: int, pool_size: int, stride: int | None = None, pad: 
         return conv_output_size(size, pool_size, stride, pad, 1, rounding)
     if size < pool_size:
         raise ValueError(f"pool window {pool_size} does not fit in input {size}: "
-                         f"({size} - {pool_size})/{stride} + 1 < 1; use a window <= {size}")
+                         f"{conv_size_formula(size, pool_size, stride, pool=True)} < 1; "
+                         f"use a window <= {size}")
     num = size - pool_size
     if num % stride:
-        value = num / stride + 1
         good = [s for s in range(1, pool_size + 1) if s != stride and num % s == 0]
         hint = f"; try stride={good[-1]}" if good else ""
-        raise ValueError(f"stride {stride} does not fit: ({size} - {pool_size})/{stride} + 1 = {value:g} "
+        raise ValueError(f"stride {stride} does not fit: {conv_size_formula(size, pool_size, stride, pool=True)} "
                          f"is not an integer{hint}")
     return num // stride + 1
 

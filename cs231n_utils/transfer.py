@@ -350,7 +350,7 @@ def load_pretrained(name: str = PRETRAINED_NAME, directory=None):
     """
     import json
 
-    from .models import build_from_pattern
+    from .pattern import build_from_pattern
     from .paths import ASSETS_DIR
 
     directory = Path(directory) if directory is not None else ASSETS_DIR
@@ -439,7 +439,8 @@ def top_model(model, upto, *, num_classes: int | None = None, seed: int = 0):
     """
     import copy
 
-    from .models import Affine, Sequential
+    from .layer_objects import Affine
+    from .models import Sequential
 
     k = _layer_index(model, upto)
     layers = [copy.deepcopy(l) for l in model.layers[k:]]
@@ -463,7 +464,8 @@ def fresh_model(model, num_classes: int | None = None, *, seed: int = 0):
     is "training from scratch". With `num_classes`, the last FC layer gets that many outputs."""
     import copy
 
-    from .models import Affine, Sequential
+    from .layer_objects import Affine
+    from .models import Sequential
 
     layers = [copy.deepcopy(l) for l in model.layers]
     if num_classes is not None:
@@ -728,7 +730,8 @@ def linear_probe_table(pretrained, target: Mapping[str, np.ndarray], *, layers=(
     All features come from `cache`, so the whole table costs one forward pass per layer.
     Returns a TransferTable whose columns are the layer names.
     """
-    from .models import Affine, Sequential
+    from .layer_objects import Affine
+    from .models import Sequential
 
     parts = {"pixels": _Pixels()} if include_pixels else {}
     parts.update({name: FrozenPart(pretrained, name) for name in layers})

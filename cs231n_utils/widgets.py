@@ -34,6 +34,7 @@ import numpy as np
 from . import explorers
 from .plotting.conv import plot_activation_maps, plot_conv_frame
 from .plotting.pooling import plot_pool_frame
+from .shapes import conv_size_formula
 
 __all__ = ["ConvExplorer", "PoolExplorer", "FilterPlayground"]
 
@@ -328,6 +329,7 @@ class FilterPlayground(widgets.VBox):
             self.last_drawing = _show(self.out, plot_activation_maps(
                 self.image, {self.filter.value: act}, ncols=2, figsize=(4.4, 2.2)))
         self.message.value = ""
-        self.formula.value = _code(f"{head}: ({h} + 2*{pad} - {k})/{self.stride.value} + 1 = {act.shape[0]}, "
-                                   f"({w} + 2*{pad} - {k})/{self.stride.value} + 1 = {act.shape[1]} "
+        s = self.stride.value
+        self.formula.value = _code(f"{head}: {conv_size_formula(h, k, s, pad)}, "
+                                   f"{conv_size_formula(w, k, s, pad)} "
                                    f"-> output {act.shape[0]} x {act.shape[1]}")

@@ -45,7 +45,8 @@ import numpy as np  # noqa: E402
 
 from cs231n_utils import transfer  # noqa: E402
 from cs231n_utils.data import load_digits_split  # noqa: E402
-from cs231n_utils.models import Sequential, parse_pattern  # noqa: E402
+from cs231n_utils.models import Sequential  # noqa: E402
+from cs231n_utils.pattern import parse_pattern  # noqa: E402
 from cs231n_utils.solver import Solver, random_shift  # noqa: E402
 
 PATTERN = "INPUT -> [CONV3-16 -> RELU -> POOL2]*2 -> FC-64 -> RELU -> FC-5"

@@ -153,7 +153,7 @@ def test_pool_geometry():
     assert g.formula == "(6 - 2)/2 + 1 = 3"
     bad = E.pool_geometry(6, 3, 2)
     assert not bad.valid and bad.overlapping and "stride 2 does not fit" in bad.message
-    assert bad.formula == "(6 - 3)/2 + 1 = 5/2 ~ 2.50"
+    assert bad.formula == "(6 - 3)/2 + 1 = 2.5"
     assert bad.output_text == "no valid output"
 
 

@@ -3,9 +3,10 @@ import numpy as np
 import pytest
 
 from cs231n_utils.gradient_check import eval_numerical_gradient, rel_error
-from cs231n_utils.models import (LAYER_TYPES, Affine, AvgPool, BatchNorm, Conv, Dropout, Flatten,
-                                 GlobalAvgPool, LRN, MaxPool, ReLU, Residual, Sequential,
-                                 build_from_pattern)
+from cs231n_utils.layer_objects import (LAYER_TYPES, LRN, Affine, AvgPool, BatchNorm, Conv, Dropout,
+                                        Flatten, GlobalAvgPool, MaxPool, ReLU, Residual)
+from cs231n_utils.models import Sequential
+from cs231n_utils.pattern import build_from_pattern
 
 
 def _max_grad_error(model, X, y, skip=()):
@@ -231,7 +232,8 @@ def test_summary_rows_text_and_html():
     text = str(rows)
     assert "conv1" in text and "8x8x8" in text and f"{m.num_params():,}" in text
     html = rows._repr_html_()
-    assert html.startswith("<table>") and "CONV3-8" in html
+    assert html.startswith("<table") and "CONV3-8" in html and "white-space:nowrap" in html
+    assert f"total parameters: {m.num_params():,}" in html
     assert m.describe() == "INPUT -> CONV3-8 -> RELU -> POOL2 -> FC-10"
     assert "0x" not in repr(m) and "0x" not in repr(m.layers)
 

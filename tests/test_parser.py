@@ -2,8 +2,9 @@
 import numpy as np
 import pytest
 
-from cs231n_utils.models import (AvgPool, Affine, BatchNorm, Conv, Dropout, Flatten, GlobalAvgPool,
-                                 LRN, MaxPool, ReLU, build_from_pattern, parse_pattern)
+from cs231n_utils.layer_objects import (LRN, Affine, AvgPool, BatchNorm, Conv, Dropout, Flatten,
+                                        GlobalAvgPool, MaxPool, ReLU)
+from cs231n_utils.pattern import KEYWORDS, build_from_pattern, parse_pattern
 
 LECTURE = "INPUT -> [[CONV3-16 -> RELU]*2 -> POOL2]*2 -> [FC-64 -> RELU]*1 -> FC-10"
 
@@ -134,7 +135,7 @@ def test_shape_errors_name_layer_token_and_formula():
     col, length = _caret_column(msg)
     assert length == len("POOL2")
     msg = _error("INPUT -> CONV3-8-S2 -> FC-10", shape=(1, 8, 8))
-    assert "(8 + 2*1 - 3)/2 + 1 = 4.5" in msg and "conv1" in msg
+    assert "height 8: stride 2 does not fit: (8 + 2*1 - 3)/2 + 1 = 4.5" in msg and "conv1" in msg
     assert _caret_column(msg) == (9, len("CONV3-8-S2"))
 
 
@@ -143,3 +144,23 @@ def test_conv_after_fc_and_missing_classifier_head():
     assert "(C, H, W)" in msg and "conv1" in msg
     msg = _error("INPUT -> CONV3-4 -> RELU")
     assert "FC-<classes>" in msg and "relu1" in msg
+
+
+def test_every_keyword_row_reads_its_own_example():
+    """A new layer keyword is one row of KEYWORDS: its example must parse, through that row."""
+    import re
+    for row in KEYWORDS:
+        assert re.fullmatch(row.pattern, row.example), row
+        layers, _ = parse_pattern(row.example)
+        assert len(layers) == 1 and isinstance(layers[0], type(row.make(re.fullmatch(row.pattern, row.example))))
+    assert len({row.example for row in KEYWORDS}) == len(KEYWORDS)
+
+
+def test_bad_layer_settings_name_the_token_and_the_bound():
+    msg = _error("INPUT -> CONV0-16 -> FC-10")
+    assert "'CONV0-16'" in msg and "filter_size must be >= 1, got 0" in msg
+    assert _caret_column(msg) == (9, len("CONV0-16"))
+    assert "num_outputs must be >= 1, got 0" in _error("INPUT -> FC-0")
+    assert "pool_size must be >= 1" in _error("INPUT -> POOL0 -> FC-2")
+    assert "pooling is written" in _error("INPUT -> AVGPOOL -> FC-2")
+    assert "known layers: CONV3-16" in _error("INPUT -> XYZ -> FC-2")

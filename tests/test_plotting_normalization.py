@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from cs231n_utils import layers
-from cs231n_utils.models import build_from_pattern
+from cs231n_utils.pattern import build_from_pattern
 from cs231n_utils.plotting import normalization as nplot
 
 

@@ -1,4 +1,5 @@
 """Shape arithmetic: output sizes, the teaching errors, rounding modes and receptive fields."""
+import re
 import numpy as np
 import pytest
 
@@ -26,7 +27,7 @@ def test_conv_output_size_error_shows_formula_and_fix():
         conv_output_size(6, 3, stride=2)
     msg = str(exc.value)
     assert "(6 + 2*0 - 3)/2 + 1 = 2.5 is not an integer" in msg and "try stride=1" in msg
-    with pytest.raises(ValueError, match=r"= 10.6667 is not an integer; try pad=0 or pad=3 or stride=1"):
+    with pytest.raises(ValueError, match=r"= 32/3 ~ 10.67 is not an integer; try pad=0 or pad=3 or stride=1"):
         conv_output_size(32, 5, stride=3, pad=1)
     with pytest.raises(ValueError, match=r"\(10 \+ 2\*0 - 2\*\(3-1\) - 1\)/2 \+ 1 = 3.5"):
         conv_output_size(10, 3, stride=2, dilation=2)
@@ -121,3 +122,19 @@ def test_receptive_field_dilation_and_errors():
         receptive_field([{"stride": 1}])
     with pytest.raises(ValueError, match="layer 0 stride must be >= 1"):
         receptive_field([(3, 0, 0)])
+
+
+def test_conv_size_formula_is_the_one_formula_text():
+    from cs231n_utils.shapes import conv_size_formula
+    assert conv_size_formula(7, 3, 2) == "(7 + 2*0 - 3)/2 + 1 = 3"
+    assert conv_size_formula(6, 3, 2) == "(6 + 2*0 - 3)/2 + 1 = 2.5"
+    assert conv_size_formula(7, 3, 3) == "(7 + 2*0 - 3)/3 + 1 = 7/3 ~ 2.33"
+    assert conv_size_formula(7, 3, 1, 1, 2) == "(7 + 2*1 - 2*(3-1) - 1)/1 + 1 = 5"
+    assert conv_size_formula(6, 2, 2, pool=True) == "(6 - 2)/2 + 1 = 3"
+    assert conv_size_formula(1, 2, 2, pool=True) == "(1 - 2)/2 + 1 = 0.5"
+    assert conv_size_formula(6, 2, 2, 1, pool=True) == "(6 + 2*1 - 2)/2 + 1 = 4"   # padded pool: full form
+    # the errors quote exactly this text
+    with pytest.raises(ValueError, match=re.escape(conv_size_formula(7, 3, 3))):
+        conv_output_size(7, 3, 3)
+    with pytest.raises(ValueError, match=re.escape(conv_size_formula(5, 2, 2, pool=True))):
+        pool_output_size(5, 2, 2)

@@ -4,7 +4,9 @@ import os
 import numpy as np
 import pytest
 
-from cs231n_utils.models import Affine, ReLU, Sequential, build_from_pattern
+from cs231n_utils.layer_objects import Affine, ReLU
+from cs231n_utils.models import Sequential
+from cs231n_utils.pattern import build_from_pattern
 from cs231n_utils.solver import Solver, adam, random_shift, rmsprop, sgd, sgd_momentum
 
 

@@ -7,7 +7,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pytest
 
-from cs231n_utils.models import build_from_pattern
+from cs231n_utils.pattern import build_from_pattern
 from cs231n_utils.plotting import training as tp
 from cs231n_utils.solver import Solver
 from cs231n_utils.training_view import TrainingView

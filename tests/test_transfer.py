@@ -274,7 +274,7 @@ def test_cache_info_is_plain_data(tmp_path, part_and_data):
 
 # ---------------------------------------------------------------------------- models: freezing, splitting
 
-from cs231n_utils.models import build_from_pattern  # noqa: E402
+from cs231n_utils.pattern import build_from_pattern  # noqa: E402
 from cs231n_utils.solver import Solver  # noqa: E402
 
 PATTERN = "INPUT -> [CONV3-4 -> RELU -> POOL2]*2 -> FC-8 -> RELU -> FC-3"
@@ -398,7 +398,8 @@ def test_fresh_model_has_the_same_layers_and_new_weights(small_model):
 
 
 def test_replacing_a_non_fc_head_is_refused():
-    from cs231n_utils.models import GlobalAvgPool, Sequential, Conv
+    from cs231n_utils.layer_objects import Conv, GlobalAvgPool
+    from cs231n_utils.models import Sequential
     model = Sequential([Conv(3, 3), GlobalAvgPool()], (1, 4, 4))
     with pytest.raises(ValueError, match="not FC"):
         transfer.fresh_model(model, 2)
