@@ -1,7 +1,8 @@
 """Per-layer calculators for the classic ConvNets (经典卷积网络): AlexNet ... ShuffleNet.
 
-Every network is written down as a short declarative *spec* (a list of `Conv`, `Pool`,
-`Linear`, `Concat`, `Residual` ... objects). `summarize(name)` walks the spec with the shape
+Every network is written down as a short declarative *spec* (a list of `ConvSpec`, `Pool`,
+`Linear`, `Concat`, `ResidualSpec` ... objects; the trainable layers with similar names live in
+`layer_objects`). `summarize(name)` walks the spec with the shape
 arithmetic of `cs231n_utils.shapes` and returns one row per layer:
 
     name, kind, output shape (C, H, W), parameters, multiply-adds (MACs), activation bytes
@@ -21,8 +22,8 @@ Conventions (the same ones torchvision uses for its published figures):
 
 Where torchvision ships the model (AlexNet, VGG16, GoogLeNet, ResNet-18/50/152, MobileNet v2,
 ShuffleNet v2 1.0x) the spec follows torchvision's variant, so the parameter totals equal its
-published counts exactly. MobileNet v1 and ZFNet follow their papers. `NOTES[name]` says where
-a spec differs from the paper.
+published counts exactly. MobileNet v1 and ZFNet follow their papers. `published(name)["spec_note"]`
+(and `summarize(name).note`) says where a spec differs from the paper.
 
     >>> s = summarize("vgg16")
     >>> s.total_params
@@ -33,20 +34,22 @@ from __future__ import annotations
 import html
 import math
 from dataclasses import dataclass, field
-from typing import Iterable, Sequence, Union
+from typing import Sequence, Union
 
+from .checks import check_int
 from .shapes import conv_output_size, pool_output_size
+from .tables import Table, shape_text
 
-__all__ = ["Conv", "Pool", "AdaptiveAvgPool", "Linear", "Concat", "Residual", "NetSpec",
-           "Row", "Summary", "conv_layer_cost", "summarize", "spec", "available", "NOTES",
-           "published", "reference", "vgg16_cs231n_breakdown", "inception_module_cost",
+__all__ = ["ConvSpec", "Pool", "AdaptiveAvgPool", "Linear", "Concat", "ResidualSpec", "NetSpec",
+           "Row", "NetSummary", "conv_layer_cost", "summarize", "spec", "available",
+           "published", "published_figures", "vgg16_cs231n_breakdown", "inception_module_cost",
            "separable_conv_cost", "published_table"]
 
 _BYTES_PER_VALUE = 4  # float32
 
 # ----------------------------------------------------------------------------- layer specs
 @dataclass(frozen=True)
-class Conv:
+class ConvSpec:
     """A convolution (卷积层), optionally followed by batch norm (and a ReLU, which is free).
 
     out_channels: number of filters; kernel: filter size K (square); stride, pad, dilation as
@@ -114,7 +117,7 @@ class Concat:
 
 
 @dataclass(frozen=True)
-class Residual:
+class ResidualSpec:
     """y = body(x) + shortcut(x) (残差连接). An empty `shortcut` is the identity."""
     name: str
     body: tuple
@@ -148,10 +151,6 @@ class Row:
         return math.prod(self.output_shape)
 
 
-def _fmt_shape(shape: Sequence[int]) -> str:
-    return "x".join(str(int(v)) for v in shape)
-
-
 def _si(n: float, unit: str = "") -> str:
     for div, suffix in ((1e9, "G"), (1e6, "M"), (1e3, "K")):
         if abs(n) >= div:
@@ -164,7 +163,7 @@ def _mb(nbytes: int) -> str:
 
 
 @dataclass
-class Summary:
+class NetSummary:
     """Per-layer rows and totals of one network.
 
     rows: list of `Row`; total_params, total_macs, total_activation_bytes: ints (the input
@@ -199,7 +198,7 @@ class Summary:
         return len(self.rows)
 
     def __repr__(self) -> str:
-        return (f"Summary({self.name!r}: {len(self.rows)} rows, {self.total_params:,} params, "
+        return (f"NetSummary({self.name!r}: {len(self.rows)} rows, {self.total_params:,} params, "
                 f"{self.total_macs / 1e9:.3f} GMACs, {_mb(self.total_activation_bytes)} activations)")
 
     def row(self, name: str) -> Row:
@@ -230,65 +229,44 @@ class Summary:
                 f"({self.total_macs / 1e9:.3f} G), activations {self.total_activations:,} values "
                 f"= {_mb(self.total_activation_bytes)} per image (float32)")
 
-    # -- text -----------------------------------------------------------------
+    # -- tables -----------------------------------------------------------------
+    _HEADER = ("layer", "kind", "output", "params", "MACs", "memory")
+
+    def _total(self) -> tuple:
+        return ("total", "", shape_text(self.output_shape), f"{self.total_params:,}",
+                f"{self.total_macs:,}", _mb(self.total_activation_bytes))
+
+    def table(self) -> Table:
+        """One row per layer and a total row, as a `tables.Table`."""
+        rows = [(r.name, r.kind, shape_text(r.output_shape), f"{r.params:,}", f"{r.macs:,}",
+                 _mb(r.activation_bytes)) for r in self.rows]
+        return Table(self._HEADER, rows, align="llrrrr", total=self._total(), notes=(self.totals_line(),))
+
+    def stage_table(self) -> Table:
+        """One row per group of layers (stage) and a total row, as a `tables.Table`."""
+        rows = [(g["group"], str(g["rows"]), shape_text(g["output_shape"]), f"{g['params']:,}",
+                 f"{g['macs']:,}", _mb(g["activation_bytes"])) for g in self.groups()]
+        return Table(("stage", "layers") + self._HEADER[2:], rows, align="lrrrrr", total=self._total())
+
     def to_text(self, max_rows: int | None = 40) -> str:
         """A fixed-width table. With more than `max_rows` rows, show the first and last
         max_rows // 2 rows and a "... k rows ..." line in between (None = all rows)."""
-        header = f"{'layer':<28} {'kind':<10} {'output':>14} {'params':>12} {'MACs':>15} {'memory':>10}"
-        lines = [f"{self.name} on input {_fmt_shape(self.input_shape)}", header, "-" * len(header)]
-
-        def fmt(r: Row) -> str:
-            return (f"{r.name:<28} {r.kind:<10} {_fmt_shape(r.output_shape):>14} {r.params:>12,} "
-                    f"{r.macs:>15,} {_mb(r.activation_bytes):>10}")
-
-        rows = self.rows
-        if max_rows is not None and len(rows) > max_rows:
-            half = max(1, max_rows // 2)
-            lines += [fmt(r) for r in rows[:half]]
-            lines.append(f"... {len(rows) - 2 * half} rows ...")
-            lines += [fmt(r) for r in rows[-half:]]
-        else:
-            lines += [fmt(r) for r in rows]
-        lines.append("-" * len(header))
-        lines.append(self.totals_line())
-        return "\n".join(lines)
+        return f"{self.name} on input {shape_text(self.input_shape)}\n" + self.table().to_text(max_rows)
 
     def __str__(self) -> str:
         return self.to_text()
 
-    # -- html -----------------------------------------------------------------
-    def _html_table(self, rows: Iterable[Row]) -> str:
-        head = ("<tr><th>layer</th><th>kind</th><th>output</th><th>params</th>"
-                "<th>MACs</th><th>memory</th></tr>")
-        body = "".join(
-            f"<tr><td>{html.escape(r.name)}</td><td>{html.escape(r.kind)}</td>"
-            f"<td>{_fmt_shape(r.output_shape)}</td><td>{r.params:,}</td><td>{r.macs:,}</td>"
-            f"<td>{_mb(r.activation_bytes)}</td></tr>" for r in rows)
-        return f"<table>{head}{body}{self._html_total_row()}</table>"
-
-    def _html_total_row(self) -> str:
-        return (f"<tr><th>total</th><th></th><th>{_fmt_shape(self.output_shape)}</th>"
-                f"<th>{self.total_params:,}</th><th>{self.total_macs:,}</th>"
-                f"<th>{_mb(self.total_activation_bytes)}</th></tr>")
-
     def to_html(self, max_rows: int = 40) -> str:
         """HTML for the notebook: the full table for short nets; for deep nets a stage-level
         table plus the full per-layer table inside a collapsible <details> element."""
-        title = (f"<p><b>{html.escape(self.name)}</b> on input {_fmt_shape(self.input_shape)}: "
+        title = (f"<p><b>{html.escape(self.name)}</b> on input {shape_text(self.input_shape)}: "
                  f"{self.total_params:,} parameters, {self.total_macs / 1e9:.3f} GMACs, "
                  f"{_mb(self.total_activation_bytes)} of activations per image</p>")
         if len(self.rows) <= max_rows:
-            return title + self._html_table(self.rows)
-        head = ("<tr><th>stage</th><th>layers</th><th>output</th><th>params</th>"
-                "<th>MACs</th><th>memory</th></tr>")
-        body = "".join(
-            f"<tr><td>{html.escape(g['group'])}</td><td>{g['rows']}</td>"
-            f"<td>{_fmt_shape(g['output_shape'])}</td><td>{g['params']:,}</td>"
-            f"<td>{g['macs']:,}</td><td>{_mb(g['activation_bytes'])}</td></tr>" for g in self.groups())
-        stages = f"<table>{head}{body}{self._html_total_row()}</table>"
+            return title + self.table().to_html()
         full = (f"<details><summary>all {len(self.rows)} layers of {html.escape(self.name)}</summary>"
-                f"{self._html_table(self.rows)}</details>")
-        return title + stages + full
+                f"{self.table().to_html()}</details>")
+        return title + self.stage_table().to_html() + full
 
     def _repr_html_(self) -> str:
         return self.to_html()
@@ -341,13 +319,12 @@ def conv_layer_cost(input_shape, num_filters, filter_size, stride=1, pad=0, bias
     shape = _check_shape(input_shape)
     for name, value in (("num_filters", num_filters), ("filter_size", filter_size), ("stride", stride),
                         ("pad", pad), ("groups", groups), ("dilation", dilation)):
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise TypeError(f"{name} must be an integer, got {value!r}")
+        check_int(value, name)       # the bounds are checked with the formula by _conv_cost
     return _conv_cost(shape, num_filters, filter_size, stride, pad, bool(bias), groups, dilation, "exact")
 
 
 # ----------------------------------------------------------------------------- the walker
-def _kind_of_conv(layer: Conv, c_in: int) -> str:
+def _kind_of_conv(layer: ConvSpec, c_in: int) -> str:
     if layer.groups == 1:
         base = "conv"
     elif layer.groups == c_in == layer.out_channels:
@@ -380,11 +357,11 @@ class _Walker:
             msg = str(exc)
             if msg.startswith("layer "):
                 raise type(exc)(msg) from None
-            where = _fmt_shape(shape)
+            where = shape_text(shape)
             raise type(exc)(f"layer {name!r} ({type(layer).__name__}) on input {where}: {msg}") from None
 
     def _layer(self, layer, shape, name, group):
-        if isinstance(layer, Conv):
+        if isinstance(layer, ConvSpec):
             if len(shape) != 3:
                 raise ValueError(f"a conv needs a (C, H, W) input, got {shape}")
             out, params, macs = _conv_cost(shape, layer.out_channels, layer.kernel, layer.stride,
@@ -413,7 +390,7 @@ class _Walker:
             n_in = math.prod(shape)
             if layer.in_features is not None and n_in != layer.in_features:
                 raise ValueError(f"expects {layer.in_features:,} inputs but the flattened input "
-                                 f"{_fmt_shape(shape)} has {n_in:,}; the spec assumes another input "
+                                 f"{shape_text(shape)} has {n_in:,}; the spec assumes another input "
                                  f"size (try input_shape=(3, 224, 224))")
             n_out = layer.out_features
             params = n_in * n_out + (n_out if layer.bias and self.biases else 0)
@@ -421,12 +398,12 @@ class _Walker:
             return (n_out,)
         if isinstance(layer, Concat):
             return self._concat(layer, shape, name, group)
-        if isinstance(layer, Residual):
+        if isinstance(layer, ResidualSpec):
             body = self.walk(layer.body, shape, name + ".", group)
             short = self.walk(layer.shortcut, shape, name + ".", group)
             if tuple(body) != tuple(short):
-                raise ValueError(f"residual branch gives {_fmt_shape(body)} but the shortcut gives "
-                                 f"{_fmt_shape(short)}; they must match to be added (use a 1x1 conv "
+                raise ValueError(f"residual branch gives {shape_text(body)} but the shortcut gives "
+                                 f"{shape_text(short)}; they must match to be added (use a 1x1 conv "
                                  f"with the same stride as a projection shortcut)")
             self.add(name + ".add", "add", body, 0, 0, group)
             return body
@@ -447,7 +424,7 @@ class _Walker:
                 for i, b in enumerate(layer.branches)]
         spatial = {tuple(o[1:]) for o in outs}
         if any(len(o) != 3 for o in outs) or len(spatial) != 1:
-            shapes = ", ".join(_fmt_shape(o) for o in outs)
+            shapes = ", ".join(shape_text(o) for o in outs)
             raise ValueError(f"branch outputs {shapes} differ in height/width and cannot be "
                              f"concatenated along channels")
         out = (sum(o[0] for o in outs),) + outs[0][1:]
@@ -462,9 +439,9 @@ class _Walker:
 def _alexnet() -> NetSpec:
     return NetSpec("alexnet", (
         ("features", (
-            Conv("conv1", 64, 11, 4, 2), Pool("pool1", 3, 2),
-            Conv("conv2", 192, 5, 1, 2), Pool("pool2", 3, 2),
-            Conv("conv3", 384, 3, 1, 1), Conv("conv4", 256, 3, 1, 1), Conv("conv5", 256, 3, 1, 1),
+            ConvSpec("conv1", 64, 11, 4, 2), Pool("pool1", 3, 2),
+            ConvSpec("conv2", 192, 5, 1, 2), Pool("pool2", 3, 2),
+            ConvSpec("conv3", 384, 3, 1, 1), ConvSpec("conv4", 256, 3, 1, 1), ConvSpec("conv5", 256, 3, 1, 1),
             Pool("pool5", 3, 2), AdaptiveAvgPool("avgpool", 6))),
         ("classifier", (Linear("fc6", 4096, in_features=9216), Linear("fc7", 4096),
                         Linear("fc8", 1000))),
@@ -476,10 +453,10 @@ def _zfnet() -> NetSpec:
     # The paper gives the shapes, not the padding: pad=1 + floor reproduces 110, and
     # Caffe-style ceil pooling reproduces 55 and 13. Contrast normalisation has no parameters.
     return NetSpec("zfnet", (
-        ("layer1", (Conv("conv1", 96, 7, 2, 1, rounding="floor"), Pool("pool1", 3, 2, rounding="ceil"))),
-        ("layer2", (Conv("conv2", 256, 5, 2, 0), Pool("pool2", 3, 2, rounding="ceil"))),
-        ("layer3-5", (Conv("conv3", 384, 3, 1, 1), Conv("conv4", 384, 3, 1, 1),
-                      Conv("conv5", 256, 3, 1, 1), Pool("pool5", 3, 2))),
+        ("layer1", (ConvSpec("conv1", 96, 7, 2, 1, rounding="floor"), Pool("pool1", 3, 2, rounding="ceil"))),
+        ("layer2", (ConvSpec("conv2", 256, 5, 2, 0), Pool("pool2", 3, 2, rounding="ceil"))),
+        ("layer3-5", (ConvSpec("conv3", 384, 3, 1, 1), ConvSpec("conv4", 384, 3, 1, 1),
+                      ConvSpec("conv5", 256, 3, 1, 1), Pool("pool5", 3, 2))),
         ("classifier", (Linear("fc6", 4096, in_features=9216), Linear("fc7", 4096),
                         Linear("fc8", 1000))),
     ), rounding="exact", source="Zeiler & Fergus 2013, arXiv:1311.2901, Fig. 3")
@@ -489,7 +466,7 @@ def _vgg16() -> NetSpec:
     stages = []
     cin_cfg = [(1, 64, 2), (2, 128, 2), (3, 256, 3), (4, 512, 3), (5, 512, 3)]
     for block, width, n in cin_cfg:
-        layers = tuple(Conv(f"conv{block}_{i + 1}", width, 3, 1, 1) for i in range(n))
+        layers = tuple(ConvSpec(f"conv{block}_{i + 1}", width, 3, 1, 1) for i in range(n))
         stages.append((f"block{block}", layers + (Pool(f"pool{block}", 2, 2),)))
     stages.append(("classifier", (AdaptiveAvgPool("avgpool", 7),
                                   Linear("fc6", 4096, in_features=25088), Linear("fc7", 4096),
@@ -500,7 +477,7 @@ def _vgg16() -> NetSpec:
 
 def _bc(name, out, k, stride=1, pad=0, groups=1):
     """torchvision's conv-bn block: conv without bias, then batch norm."""
-    return Conv(name, out, k, stride, pad, bias=False, bn=True, groups=groups)
+    return ConvSpec(name, out, k, stride, pad, bias=False, bn=True, groups=groups)
 
 
 def _inception(name, c1, c3r, c3, c5r, c5, pp, five=3):
@@ -536,7 +513,7 @@ def _googlenet() -> NetSpec:
 def _basic_block(name, cin, planes, stride):
     body = (_bc("conv1", planes, 3, stride, 1), _bc("conv2", planes, 3, 1, 1))
     short = (_bc("downsample", planes, 1, stride),) if stride != 1 or cin != planes else ()
-    return Residual(name, body, short), planes
+    return ResidualSpec(name, body, short), planes
 
 
 def _bottleneck(name, cin, planes, stride):
@@ -544,7 +521,7 @@ def _bottleneck(name, cin, planes, stride):
     # torchvision's "ResNet v1.5": the stride sits on the 3x3 conv (the paper puts it on the first 1x1)
     body = (_bc("conv1", planes, 1), _bc("conv2", planes, 3, stride, 1), _bc("conv3", out, 1))
     short = (_bc("downsample", out, 1, stride),) if stride != 1 or cin != out else ()
-    return Residual(name, body, short), out
+    return ResidualSpec(name, body, short), out
 
 
 def _resnet(name, block, counts) -> NetSpec:
@@ -594,7 +571,7 @@ def _mobilenet_v2() -> NetSpec:
                 _bc("dw", hidden, 3, stride, 1, groups=hidden), _bc("project", c, 1))
             k += 1
             if stride == 1 and cin == c:
-                blocks.append(Residual(f"block{k}", body))
+                blocks.append(ResidualSpec(f"block{k}", body))
             else:
                 blocks.extend(_prefixed(f"block{k}", body))
             cin = c
@@ -654,31 +631,6 @@ _BUILDERS = {
     "shufflenet_v2_x1_0": _shufflenet_v2_x1_0,
 }
 
-# Where each spec stands relative to its paper (shown in the notebook).
-NOTES = {
-    "alexnet": "torchvision's AlexNet is the single-GPU variant of Krizhevsky's 'One weird trick' "
-               "(2014): 64-192-384-256-256 filters instead of the paper's 96-256-384-384-256, no "
-               "local response normalisation, and an adaptive 6x6 average pool before fc6.",
-    "zfnet": "Follows Zeiler & Fergus 2013 Fig. 3 (7x7 stride-2 first layer, 96-256-384-384-256 "
-             "filters, dense layers 3-5). The paper gives no parameter total; the padding of "
-             "layer 1 (1) and ceil-mode pooling are chosen to reproduce the figure's sizes.",
-    "vgg16": "Configuration D of Simonyan & Zisserman 2014, as in torchvision (plus an adaptive 7x7 "
-             "average pool that is the identity at 224x224).",
-    "googlenet": "torchvision's GoogLeNet adds batch norm after every conv (convs have no bias), "
-                 "uses a 3x3 conv where the paper's branch has 5x5 (a known quirk, pytorch/vision "
-                 "#906), and is counted without the two auxiliary classifiers.",
-    "resnet18": "As in the paper (He et al. 2015, Table 1).",
-    "resnet50": "torchvision's ResNet-50 is 'v1.5': the stride-2 of each downsampling bottleneck sits "
-                "on the 3x3 conv, not the first 1x1, which raises the cost from the paper's 3.8 to "
-                "4.1 GMACs with the same parameters.",
-    "resnet152": "ResNet v1.5 like resnet50 (paper: 11.3 GMACs).",
-    "mobilenet_v1": "Howard et al. 2017, Table 1, width 1.0, 224x224; the 13th depthwise conv uses "
-                    "stride 1 (Table 1's 's2' there cannot give its stated 7x7 output).",
-    "mobilenet_v2": "As in torchvision (width 1.0): the paper reports 3.4M parameters and 300M "
-                    "multiply-adds.",
-    "shufflenet_v2_x1_0": "As in torchvision (1.0x): the paper reports 146 MFLOPs (multiply-adds).",
-}
-
 _PUBLISHED_ASSET = "architectures_published.json"
 
 
@@ -687,7 +639,8 @@ def published(name: str | None = None) -> dict:
 
     For each network: "display", "year", "torchvision" (None when torchvision does not ship
     it; else "weights", "params", "gmacs" = its "GFLOPS", which are multiply-adds, "acc1",
-    "acc5") and "paper" ("citation", "params", "gmacs", "top1", "where"; None = not stated).
+    "acc5"), "paper" ("citation", "params", "gmacs", "top1", "where"; None = not stated) and
+    "spec_note" (where our spec differs from the paper).
     `name=None` returns the dict for every network.
     """
     import json
@@ -701,7 +654,7 @@ def published(name: str | None = None) -> dict:
     return data[key]
 
 
-def reference(name: str) -> dict:
+def published_figures(name: str) -> dict:
     """The figures our totals are compared with: torchvision's when it ships the model, else the
     paper's. Returns {"params", "gmacs", "top1", "source"} (None where the source is silent)."""
     pub = published(name)
@@ -731,7 +684,7 @@ def spec(name: str) -> NetSpec:
     return _BUILDERS[key]()
 
 
-def summarize(name: Union[str, NetSpec], input_shape=(3, 224, 224), *, biases: bool = True) -> Summary:
+def summarize(name: Union[str, NetSpec], input_shape=(3, 224, 224), *, biases: bool = True) -> NetSummary:
     """Per-layer rows and totals for a network name (see `available()`) or a `NetSpec`.
 
     input_shape: (C, H, W) of one image. biases=False leaves out every conv/FC bias (CS231n's
@@ -744,8 +697,8 @@ def summarize(name: Union[str, NetSpec], input_shape=(3, 224, 224), *, biases: b
     walker.add("input", "input", shape, 0, 0, "input")
     for group, layers in net.stages:
         shape = walker.walk(layers, shape, "", group)
-    note = NOTES.get(net.name, "")
-    return Summary(net.name, tuple(input_shape), walker.rows, note)
+    note = published(net.name)["spec_note"] if net.name in _BUILDERS else ""
+    return NetSummary(net.name, tuple(input_shape), walker.rows, note)
 
 
 def published_table(names: Sequence[str] | None = None) -> list[dict]:
@@ -755,7 +708,7 @@ def published_table(names: Sequence[str] | None = None) -> list[dict]:
     out = []
     for name in names or available():
         s = summarize(name)
-        pub = reference(name)
+        pub = published_figures(name)
         gmacs = s.total_macs / 1e9
         out.append({
             "name": name, "params": s.total_params, "published_params": pub["params"],
@@ -795,7 +748,7 @@ def vgg16_cs231n_breakdown(biases: bool = False) -> dict:
 
 
 def inception_module_cost(input_shape, c1, c3r, c3, c5r, c5, pool_proj, bottlenecks: bool = True,
-                          five: int = 5) -> Summary:
+                          five: int = 5) -> NetSummary:
     """Cost of one Inception module (GoogLeNet paper's version: real 5x5 branch, conv biases,
     no batch norm). With bottlenecks=False the 1x1 reductions (1x1 瓶颈卷积) in front of the 3x3 and
     5x5 convs and after the pool are dropped, so those convs see all input channels - the
@@ -803,16 +756,16 @@ def inception_module_cost(input_shape, c1, c3r, c3, c5r, c5, pool_proj, bottlene
     shape = _check_shape(input_shape)
     if bottlenecks:
         module = Concat("inception", (
-            (Conv("1x1", c1, 1),),
-            (Conv("3x3_reduce", c3r, 1), Conv("3x3", c3, 3, 1, 1)),
-            (Conv("5x5_reduce", c5r, 1), Conv(f"{five}x{five}", c5, five, 1, five // 2)),
-            (Pool("pool", 3, 1, 1), Conv("pool_proj", pool_proj, 1)),
+            (ConvSpec("1x1", c1, 1),),
+            (ConvSpec("3x3_reduce", c3r, 1), ConvSpec("3x3", c3, 3, 1, 1)),
+            (ConvSpec("5x5_reduce", c5r, 1), ConvSpec(f"{five}x{five}", c5, five, 1, five // 2)),
+            (Pool("pool", 3, 1, 1), ConvSpec("pool_proj", pool_proj, 1)),
         ))
     else:
         module = Concat("inception_naive", (
-            (Conv("1x1", c1, 1),),
-            (Conv("3x3", c3, 3, 1, 1),),
-            (Conv(f"{five}x{five}", c5, five, 1, five // 2),),
+            (ConvSpec("1x1", c1, 1),),
+            (ConvSpec("3x3", c3, 3, 1, 1),),
+            (ConvSpec(f"{five}x{five}", c5, five, 1, five // 2),),
             (Pool("pool", 3, 1, 1),),
         ))
     net = NetSpec(module.name, (("module", (module,)),), rounding="exact")

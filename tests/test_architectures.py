@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from cs231n_utils import architectures as arch
-from cs231n_utils.architectures import (Concat, Conv, Linear, NetSpec, Pool, Residual,
+from cs231n_utils.architectures import (Concat, ConvSpec, Linear, NetSpec, Pool, ResidualSpec,
                                         conv_layer_cost, summarize)
 
 # torchvision's weights metadata (torchvision/models/*.py): "num_params" and "_ops" (GFLOPS,
@@ -123,7 +123,7 @@ def test_other_input_sizes():
 
 
 def test_error_names_the_layer_for_an_inconsistent_spec():
-    bad = NetSpec("toy", (("body", (Conv("conv_a", 8, 3, 1, 1), Conv("conv_b", 8, 3, 2, 0))),),
+    bad = NetSpec("toy", (("body", (ConvSpec("conv_a", 8, 3, 1, 1), ConvSpec("conv_b", 8, 3, 2, 0))),),
                   rounding="exact")
     with pytest.raises(ValueError, match=r"conv_b.*stride 2 does not fit"):
         summarize(bad, (3, 8, 8))
@@ -134,13 +134,13 @@ def test_error_names_the_layer_for_an_inconsistent_spec():
 
 
 def test_error_for_residual_and_concat_mismatch():
-    res = NetSpec("toy", (("b", (Residual("block", (Conv("c", 16, 3, 1, 1),)),)),))
+    res = NetSpec("toy", (("b", (ResidualSpec("block", (ConvSpec("c", 16, 3, 1, 1),)),)),))
     with pytest.raises(ValueError, match=r"'block'.*must match"):
         summarize(res, (8, 8, 8))
-    cat = NetSpec("toy", (("b", (Concat("mix", ((Conv("a", 4, 1),), (Pool("p", 2, 2),))),)),))
+    cat = NetSpec("toy", (("b", (Concat("mix", ((ConvSpec("a", 4, 1),), (Pool("p", 2, 2),))),)),))
     with pytest.raises(ValueError, match=r"'mix'.*differ in height/width"):
         summarize(cat, (8, 8, 8))
-    grp = NetSpec("toy", (("b", (Conv("g", 6, 3, 1, 1, groups=4),)),))
+    grp = NetSpec("toy", (("b", (ConvSpec("g", 6, 3, 1, 1, groups=4),)),))
     with pytest.raises(ValueError, match=r"'g'.*groups=4"):
         summarize(grp, (8, 8, 8))
 
@@ -190,9 +190,10 @@ def test_text_and_html_show_totals_and_abbreviate_deep_nets():
     assert len(text.splitlines()) < 50
     html = s._repr_html_()
     assert "60,192,808" in html and "<details>" in html and "layer3.35.conv2" in html
-    assert html.count("<table>") == 2  # stage table + the collapsible full table
+    assert html.count("<table") == 2  # stage table + the collapsible full table
     short = summarize("alexnet")
     assert "<details>" not in short.to_html() and "61,100,840" in short.to_html()
+    assert "white-space:nowrap" in short.to_html()            # cells never wrap mid-word
     assert "..." not in short.to_text() and "fc8" in short.to_text()
     assert "0x" not in repr(short) and "61,100,840" in repr(short)
 
@@ -210,6 +211,11 @@ def test_published_asset_and_table():
         assert table[name]["params_diff"] == 0
         assert abs(table[name]["macs_diff_pct"]) < 2
     assert table["zfnet"]["params_diff"] is None and table["zfnet"]["top1"] == 61.6
+    assert arch.published_figures("vgg16")["params"] == 138_357_544
+    assert arch.published_figures("zfnet")["source"].endswith("(paper)")
+    # every network says where its spec differs from the paper, and its summary carries it
+    assert all(pub[name]["spec_note"] for name in arch.available())
+    assert summarize("resnet50").note == pub["resnet50"]["spec_note"] and "v1.5" in summarize("resnet50").note
 
 
 def test_inception_bottlenecks_and_separable_costs():

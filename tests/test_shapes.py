@@ -1,5 +1,6 @@
 """Shape arithmetic: output sizes, the teaching errors, rounding modes and receptive fields."""
 import re
+
 import numpy as np
 import pytest
 

@@ -31,14 +31,14 @@ def accuracy_vs_cost(names: Sequence[str] | None = None, axes=None) -> dict:
     """ImageNet top-1 accuracy against multiply-adds (left) and parameters (right), log x axes.
 
     x values are our computed totals (`architectures.summarize`); accuracies come from
-    `architectures.reference` (torchvision's acc@1 where it ships the model, else the paper).
+    `architectures.published_figures` (torchvision's acc@1 where it ships the model, else the paper).
     Returns {"names", "labels", "gmacs", "mparams", "top1", "sources"} (arrays in plot order).
     """
     names = list(names or arch.available())
     info = arch.published()
     rows = []
     for n in names:
-        ref = arch.reference(n)
+        ref = arch.published_figures(n)
         if ref["top1"] is None:
             continue
         s = arch.summarize(n)
@@ -65,7 +65,7 @@ def accuracy_vs_cost(names: Sequence[str] | None = None, axes=None) -> dict:
     return data
 
 
-def layer_profile(summary: "arch.Summary", axes=None, skip_kinds: Sequence[str] = ("input",)) -> dict:
+def layer_profile(summary: "arch.NetSummary", axes=None, skip_kinds: Sequence[str] = ("input",)) -> dict:
     """Per-layer bars: activation memory (MB) on top, parameters (M) below, one bar per row.
 
     For VGG16 this is the course's point in one picture: memory sits in the early conv layers,
