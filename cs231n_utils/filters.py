@@ -21,6 +21,8 @@ from typing import Iterable
 
 import numpy as np
 
+from .checks import check_int
+
 __all__ = ["gabor_kernel", "bar_image", "orientation_tuning", "simple_cell_map",
            "complex_cell_response", "HAND_FILTERS", "get_filter", "UnknownFilterError"]
 
@@ -36,8 +38,7 @@ def _check_positive(value: float, name: str, hint: str) -> float:
 
 
 def _check_size(size: int) -> int:
-    if isinstance(size, (bool, np.bool_)) or not isinstance(size, (int, np.integer)):
-        raise TypeError(f"size must be an integer number of pixels, got {size!r}")
+    size = check_int(size, "size (pixels)")
     if size < 3:
         raise ValueError(f"size must be at least 3 pixels, got {size}; a filter needs a centre "
                          f"and neighbours (try size=15)")

@@ -15,6 +15,7 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
+from .checks import check_int
 from .paths import asset
 
 __all__ = ["load_timeline", "load_ilsvrc_results", "winning_entries", "human_reference",
@@ -113,12 +114,6 @@ def human_reference(results: list[dict] | None = None) -> dict:
     return humans[0]
 
 
-def _positive_int(value, name: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f"{name} must be a positive integer, got {value!r}")
-    return value
-
-
 def fc_vs_conv_params(input_shape: tuple[int, int, int], filter_size: int = 5,
                       num_units: int = 1) -> dict:
     """Parameters of `num_units` fully connected neurons vs `num_units` conv filters on one input.
@@ -139,9 +134,9 @@ def fc_vs_conv_params(input_shape: tuple[int, int, int], filter_size: int = 5,
     if len(input_shape) != 3:
         raise ValueError(f"input_shape must be (height, width, depth), e.g. (32, 32, 3); "
                          f"got {input_shape!r}")
-    h, w, d = (_positive_int(v, n) for v, n in zip(input_shape, ("height", "width", "depth")))
-    f = _positive_int(filter_size, "filter_size")
-    n = _positive_int(num_units, "num_units")
+    h, w, d = (check_int(v, f"input_shape {n}", 1) for v, n in zip(input_shape, ("height", "width", "depth")))
+    f = check_int(filter_size, "filter_size", 1)
+    n = check_int(num_units, "num_units", 1)
     if f > h or f > w:
         raise ValueError(f"filter_size {f} is larger than the {h}x{w} image; a {f}x{f} filter "
                          f"needs an image at least that big (use filter_size <= {min(h, w)})")

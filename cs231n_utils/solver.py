@@ -27,6 +27,7 @@ from typing import Callable
 
 import numpy as np
 
+from .checks import check_int
 from .paths import atomic_write
 
 __all__ = ["sgd", "sgd_momentum", "rmsprop", "adam", "UPDATE_RULES", "Solver", "random_shift"]
@@ -117,8 +118,7 @@ def random_shift(max_shift: int = 1, fill="edge") -> Callable:
     whose border is background) or with a constant (fill=0.0 for example).
     Returns a function `augment(X, rng) -> X_shifted` for `Solver(augment=...)`; X (N, C, H, W).
     """
-    if isinstance(max_shift, bool) or not isinstance(max_shift, (int, np.integer)) or max_shift < 0:
-        raise ValueError(f"max_shift must be an integer >= 0, got {max_shift!r}")
+    max_shift = check_int(max_shift, "max_shift (pixels)", 0)
     if fill != "edge" and not isinstance(fill, (int, float)):
         raise ValueError(f"fill must be 'edge' or a number, got {fill!r}")
     s = int(max_shift)
@@ -207,10 +207,8 @@ class Solver:
             self.update_rule = update_rule
         else:
             raise TypeError(f"update_rule must be a name or a function, got {type(update_rule).__name__}")
-        if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
-            raise ValueError(f"batch_size must be an integer >= 1, got {batch_size!r}")
-        if isinstance(num_epochs, bool) or not isinstance(num_epochs, (int, np.integer)) or num_epochs < 0:
-            raise ValueError(f"num_epochs must be an integer >= 0, got {num_epochs!r}")
+        check_int(batch_size, "batch_size", 1)
+        check_int(num_epochs, "num_epochs", 0)
         if not lr_decay > 0:
             raise ValueError(f"lr_decay must be > 0, got {lr_decay}")
         self.optim_config = dict(optim_config or {})

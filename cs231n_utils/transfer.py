@@ -41,6 +41,7 @@ from typing import Callable, Mapping
 
 import numpy as np
 
+from .checks import check_int
 from .paths import atomic_write
 
 __all__ = ["FeatureCacheWarning", "hash_arrays", "hash_data", "feature_cache_key",
@@ -376,10 +377,8 @@ def _layer_index(model, upto) -> int:
         if upto not in names:
             raise KeyError(f"upto={upto!r} is not a layer of the model; layers are {names}")
         return names.index(upto) + 1
-    if isinstance(upto, bool) or not isinstance(upto, (int, np.integer)) or not 1 <= upto <= len(names) - 1:
-        raise ValueError(f"upto must be a layer name or a count 1..{len(names) - 1} (at least one "
-                         f"layer must stay on top), got {upto!r}")
-    return int(upto)
+    return check_int(upto, "upto (a layer name or a count of layers; at least one layer must stay "
+                           "on top)", 1, len(names) - 1)
 
 
 class FrozenPart:
@@ -536,8 +535,7 @@ def few_shot(X: np.ndarray, y: np.ndarray, per_class: int | None, seed: int = 0)
     y = np.asarray(y)
     if per_class is None:
         return X, y
-    if isinstance(per_class, bool) or not isinstance(per_class, (int, np.integer)) or per_class < 1:
-        raise ValueError(f"per_class must be a positive integer or None (all), got {per_class!r}")
+    per_class = check_int(per_class, "per_class (examples per class, or None for all)", 1)
     rng = np.random.default_rng(seed)
     chosen = []
     for c in np.unique(y):

@@ -155,16 +155,16 @@ def test_fc_vs_conv_full_layers():
     assert layer3["conv_weights"] == 3 * 3 * 3 * 10
 
 
-@pytest.mark.parametrize("kwargs, match", [
-    ({"input_shape": (32, 32)}, "height, width, depth"),
-    ({"input_shape": (32, 32, 0)}, "depth"),
-    ({"input_shape": (32, 32.0, 3)}, "width"),
-    ({"input_shape": (32, 32, 3), "filter_size": 0}, "filter_size"),
-    ({"input_shape": (4, 4, 3), "filter_size": 5}, "larger than the 4x4 image"),
-    ({"input_shape": (32, 32, 3), "num_units": True}, "num_units"),
+@pytest.mark.parametrize("kwargs, error, match", [
+    ({"input_shape": (32, 32)}, ValueError, "height, width, depth"),
+    ({"input_shape": (32, 32, 0)}, ValueError, "input_shape depth must be >= 1, got 0"),
+    ({"input_shape": (32, 32.0, 3)}, TypeError, "input_shape width must be an integer, got 32.0"),
+    ({"input_shape": (32, 32, 3), "filter_size": 0}, ValueError, "filter_size must be >= 1"),
+    ({"input_shape": (4, 4, 3), "filter_size": 5}, ValueError, "larger than the 4x4 image"),
+    ({"input_shape": (32, 32, 3), "num_units": True}, TypeError, "num_units must be an integer, got True"),
 ])
-def test_fc_vs_conv_errors(kwargs, match):
-    with pytest.raises(ValueError, match=match):
+def test_fc_vs_conv_errors(kwargs, error, match):
+    with pytest.raises(error, match=match):
         fc_vs_conv_params(**kwargs)
 
 

@@ -88,8 +88,16 @@ def test_layer_output_shapes_and_param_counts():
 
 
 def test_constructor_errors_are_clear():
-    with pytest.raises(ValueError, match="num_filters"):
+    with pytest.raises(ValueError, match="Conv: num_filters must be >= 1, got 0"):
         Conv(0, 3)
+    with pytest.raises(TypeError, match="Conv: stride must be an integer, got 1.5"):
+        Conv(4, 3, stride=1.5)
+    with pytest.raises(TypeError, match="Affine: num_outputs must be an integer, got True"):
+        Affine(True)
+    with pytest.raises(ValueError, match="MaxPool: stride must be >= 1, got 0"):
+        MaxPool(2, 0)
+    with pytest.raises(ValueError, match="LRN: size must be >= 1"):
+        LRN(0)
     with pytest.raises(ValueError, match="pad"):
         Conv(4, 3, pad=-1)
     with pytest.raises(ValueError, match="divisible"):
@@ -184,7 +192,7 @@ def test_freeze_unfreeze_and_trainable_params():
     assert "(frozen)" in m.summary().to_text()
     with pytest.raises(KeyError, match="no layer named"):
         m.freeze("conv9")
-    with pytest.raises(ValueError, match="upto"):
+    with pytest.raises(ValueError, match=r"upto \(a layer name or a count of layers\) must be <= 8, got 99"):
         m.freeze(upto=99)
     with pytest.raises(ValueError, match="not both"):
         m.freeze("conv1", upto=2)

@@ -125,8 +125,10 @@ def test_bad_arguments(rng):
         Solver(_toy_model(), {"X_train": data["X_train"], "y_train": data["y_train"]})
     with pytest.raises(ValueError, match="update_rule"):
         Solver(_toy_model(), data, update_rule="adamw")
-    with pytest.raises(ValueError, match="batch_size"):
+    with pytest.raises(ValueError, match="batch_size must be >= 1, got 0"):
         Solver(_toy_model(), data, batch_size=0)
+    with pytest.raises(TypeError, match="num_epochs must be an integer, got 2.0"):
+        Solver(_toy_model(), data, num_epochs=2.0)
     with pytest.raises(ValueError, match="lengths"):
         Solver(_toy_model(), dict(data, y_train=data["y_train"][:3]))
 

@@ -446,8 +446,10 @@ def test_few_shot_picks_per_class_deterministically(rng):
     assert transfer.few_shot(X, y, None)[0] is X
     with pytest.raises(ValueError, match="only 10 examples"):
         transfer.few_shot(X, y, 11)
-    with pytest.raises(ValueError, match="positive integer"):
+    with pytest.raises(ValueError, match=r"per_class .* must be >= 1, got 0"):
         transfer.few_shot(X, y, 0)
+    with pytest.raises(TypeError, match="per_class .* must be an integer, got 2.5"):
+        transfer.few_shot(X, y, 2.5)
 
 
 # ---------------------------------------------------------------------------- weights files

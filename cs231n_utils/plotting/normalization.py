@@ -11,6 +11,8 @@ from typing import Mapping, Sequence
 
 import numpy as np
 
+from ..checks import check_int
+
 __all__ = ["plot_lrn_fibre", "channel_statistics", "plot_channel_statistics",
            "plot_training_comparison", "layer_statistics", "plot_layer_statistics"]
 
@@ -89,8 +91,7 @@ def plot_training_comparison(histories: Mapping[str, dict], axes=None, smooth: i
     "val_acc"). Returns label -> {"loss_smooth": array, "val_acc": array}."""
     if not histories:
         raise ValueError("histories is empty; pass e.g. {'plain': solver.history}")
-    if isinstance(smooth, bool) or not isinstance(smooth, (int, np.integer)) or smooth < 1:
-        raise ValueError(f"smooth must be an integer >= 1, got {smooth!r}")
+    smooth = check_int(smooth, "smooth (iterations averaged)", 1)
     axes = _axes(axes, (8, 2.8), ncols=2)
     ax_loss, ax_acc = np.ravel(axes)[:2]
     out = {}
