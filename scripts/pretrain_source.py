@@ -45,6 +45,7 @@ import numpy as np  # noqa: E402
 
 from cs231n_utils import transfer  # noqa: E402
 from cs231n_utils.data import load_digits_split  # noqa: E402
+from cs231n_utils.feature_cache import hash_arrays  # noqa: E402
 from cs231n_utils.models import Sequential  # noqa: E402
 from cs231n_utils.pattern import parse_pattern  # noqa: E402
 from cs231n_utils.solver import Solver, random_shift  # noqa: E402
@@ -99,7 +100,7 @@ def provenance(model, info: dict, sha256: str, seed: int, num_epochs: int) -> di
     return {
         "file": f"{NAME}.npz",
         "sha256": sha256,
-        "weights_sha256": transfer.hash_arrays(model.state_dict()),
+        "weights_sha256": hash_arrays(model.state_dict()),
         "script": "scripts/pretrain_source.py",
         "command": "python scripts/pretrain_source.py",
         "seed": seed,
@@ -146,7 +147,7 @@ def compare_with_committed(model, directory: Path) -> tuple:
         return False, f"{path} DIFFERS from the sha256 in {NAME}.json (edited or corrupted file)"
     ours = model.state_dict()
     committed = transfer.load_weights(path)
-    if transfer.hash_arrays(ours) == transfer.hash_arrays(committed):
+    if hash_arrays(ours) == hash_arrays(committed):
         return True, f"retrained weights are identical (bit for bit) to {path}"
     if sorted(committed) != sorted(ours):
         return False, f"retrained weights DIFFER: names {sorted(ours)} vs {sorted(committed)}"

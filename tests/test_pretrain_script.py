@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from cs231n_utils import transfer
+from cs231n_utils.feature_cache import hash_arrays
 from cs231n_utils.paths import ASSETS_DIR, REPO_ROOT
 
 SCRIPT = REPO_ROOT / "scripts" / "pretrain_source.py"
@@ -38,7 +39,7 @@ def test_same_seed_gives_identical_weights(script):
 def test_another_seed_gives_other_weights(script):
     m1, _ = script.pretrain(seed=0, num_epochs=1)
     m2, _ = script.pretrain(seed=1, num_epochs=1)
-    assert transfer.hash_arrays(m1.state_dict()) != transfer.hash_arrays(m2.state_dict())
+    assert hash_arrays(m1.state_dict()) != hash_arrays(m2.state_dict())
 
 
 def test_written_files_are_byte_identical_on_rerun(script, tmp_path):
@@ -50,7 +51,7 @@ def test_written_files_are_byte_identical_on_rerun(script, tmp_path):
                (tmp_path / "b" / f"{NAME}{suffix}").read_bytes()
     assert meta1["sha256"] == transfer.file_sha256(tmp_path / "a" / f"{NAME}.npz")
     loaded, _ = transfer.load_pretrained(directory=tmp_path / "a")
-    assert transfer.hash_arrays(loaded.state_dict()) == meta1["weights_sha256"]
+    assert hash_arrays(loaded.state_dict()) == meta1["weights_sha256"]
     assert not list((tmp_path / "a").glob("*.tmp")) and not list((tmp_path / "a").glob(".*.tmp"))
 
 
@@ -59,7 +60,7 @@ def test_committed_asset_matches_its_provenance(provenance):
     assert path.stat().st_size < 2 * 1024 * 1024
     assert transfer.file_sha256(path) == provenance["sha256"]
     weights = transfer.load_weights(path, expected_sha256=provenance["sha256"])
-    assert transfer.hash_arrays(weights) == provenance["weights_sha256"]
+    assert hash_arrays(weights) == provenance["weights_sha256"]
     for key in ("script", "seed", "source_task", "source_classes", "pattern", "input_shape",
                 "source_test_accuracy", "training"):
         assert key in provenance, key
@@ -121,4 +122,4 @@ def test_source_model_init_does_not_depend_on_build_from_pattern_defaults(script
     # plain He initialisation for the classifier too: std = sqrt(2 / 64) ~ 0.18
     assert 0.1 < float(np.std(model.params["fc2.W"])) < 0.3
     again = script.build_source_model(seed=0)
-    assert transfer.hash_arrays(model.state_dict()) == transfer.hash_arrays(again.state_dict())
+    assert hash_arrays(model.state_dict()) == hash_arrays(again.state_dict())
