@@ -3,23 +3,27 @@
 One idea per module (import what you need, nothing is loaded at import time):
 
 - `paths`           where the repository and its assets/ folder are
-- `shapes`          output sizes, receptive fields
+- `shapes`          output sizes, receptive fields, the output-size formula text
+- `checks`          input checks shared by every layer (one place per error message)
 - `layers`          every layer's forward/backward (naive loops and fast vectorised versions)
 - `fast_layers`     the vectorised kernels behind `layers`' fast functions
 - `gradient_check`  numerical gradients and `rel_error`
-- `models`          a sequential model built from the lecture's pattern text
+- `layer_objects`   trainable layer objects (Conv, ReLU, MaxPool, Affine, BatchNorm, Residual, ...)
+- `models`          `Sequential`: a stack of layer objects with a classification loss
+- `pattern`         the lecture's pattern text ("INPUT -> [CONV3-16 -> RELU]*2 -> FC-10") -> a model
 - `solver`          SGD / momentum / Adam training with history and checkpoints
 - `data`            digits (bundled with scikit-learn) and a safe CIFAR-10 loader
 - `architectures`   per-layer calculators for AlexNet ... ShuffleNet
-- `transfer`        freezing layers and caching frozen features on disk
+- `transfer`        pretrained weights, frozen parts, the transfer-learning experiments
+- `feature_cache`   the disk cache of frozen features (keys, stale and corrupt files)
 - `history`         the CNN timeline and ImageNet results (data for 01_history)
 - `filters`         hand-made filters: Gabor, edges, blur, sharpen; test images of bars
+- `tables`          one small table renderer (text and HTML) for every summary
 - `plotting`        figures used by the notebooks, one module per topic (each returns the data it draws)
 - `explorers`       the arithmetic behind the interactive widgets (pure functions)
 - `widgets`         the ipywidgets explorers themselves
 - `training_view`   the live ConvNetJS-style training view
-- `exercises`       checkers for the exercise cells and the learner-edition command
-- `checks`          input checks shared by every layer (one place per error message)
+- `exercises`       checkers for the exercise cells (one module per topic)
 - `i18n`            the language of learner-facing messages (`set_language("zh")`)
 """
 from __future__ import annotations
@@ -28,9 +32,10 @@ import importlib
 
 __version__ = "0.1.0"
 
-_SUBMODULES = ("paths", "shapes", "layers", "fast_layers", "gradient_check", "models", "solver", "data",
-               "architectures", "transfer", "history", "plotting", "explorers", "widgets",
-               "exercises", "filters", "training_view", "checks", "i18n")
+_SUBMODULES = ("paths", "shapes", "checks", "layers", "fast_layers", "gradient_check", "layer_objects",
+               "models", "pattern", "solver", "data", "architectures", "transfer", "feature_cache",
+               "history", "filters", "tables", "plotting", "explorers", "widgets", "training_view",
+               "exercises", "i18n")
 
 __all__ = list(_SUBMODULES) + ["__version__"]
 
