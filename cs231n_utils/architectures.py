@@ -315,6 +315,8 @@ def conv_layer_cost(input_shape, num_filters, filter_size, stride=1, pad=0, bias
 
     >>> conv_layer_cost((3, 32, 32), 10, 5, stride=1, pad=2)
     ((10, 32, 32), 760, 768000)
+
+    Shown in 06, section 1.
     """
     shape = _check_shape(input_shape)
     for name, value in (("num_filters", num_filters), ("filter_size", filter_size), ("stride", stride),
@@ -642,6 +644,8 @@ def published(name: str | None = None) -> dict:
     "acc5"), "paper" ("citation", "params", "gmacs", "top1", "where"; None = not stated) and
     "spec_note" (where our spec differs from the paper).
     `name=None` returns the dict for every network.
+
+    Shown in 06, section 2.
     """
     import json
 
@@ -668,7 +672,10 @@ def published_figures(name: str) -> dict:
 
 
 def available() -> list[str]:
-    """Names accepted by `summarize` and `spec`, oldest network first."""
+    """Names accepted by `summarize` and `spec`, oldest network first.
+
+    Shown in 06, section 1.
+    """
     return list(_BUILDERS)
 
 
@@ -690,6 +697,8 @@ def summarize(name: Union[str, NetSpec], input_shape=(3, 224, 224), *, biases: b
     input_shape: (C, H, W) of one image. biases=False leaves out every conv/FC bias (CS231n's
     VGG table counts weights only). Raises ValueError naming the layer when the spec does not
     fit the input (e.g. a stride that does not divide, or an FC layer expecting another size).
+
+    Shown in 06, sections 2, 3, 4, 5, 6, 7.
     """
     net = name if isinstance(name, NetSpec) else spec(name)
     shape = _check_shape(input_shape)
@@ -704,7 +713,10 @@ def summarize(name: Union[str, NetSpec], input_shape=(3, 224, 224), *, biases: b
 def published_table(names: Sequence[str] | None = None) -> list[dict]:
     """Our totals next to the published ones, one dict per network:
     name, params, published_params, params_diff (exact difference or None), gmacs,
-    published_gmacs, macs_diff_pct, top1, source."""
+    published_gmacs, macs_diff_pct, top1, source.
+
+    Shown in 06, section 8.
+    """
     out = []
     for name in names or available():
         s = summarize(name)
@@ -728,6 +740,8 @@ def vgg16_cs231n_breakdown(biases: bool = False) -> dict:
     "total_params", "forward_bytes"} with labels in the course's style ("CONV3-64", "POOL2",
     "FC-4096"). By default biases are left out, as in the course notes (138,344,128 weights);
     biases=True gives torchvision's 138,357,544.
+
+    Shown in 06, section 4.
     """
     s = summarize("vgg16", biases=biases)
     rows = []
@@ -752,7 +766,10 @@ def inception_module_cost(input_shape, c1, c3r, c3, c5r, c5, pool_proj, bottlene
     """Cost of one Inception module (GoogLeNet paper's version: real 5x5 branch, conv biases,
     no batch norm). With bottlenecks=False the 1x1 reductions (1x1 瓶颈卷积) in front of the 3x3 and
     5x5 convs and after the pool are dropped, so those convs see all input channels - the
-    "naive" module of Szegedy et al. Fig. 2(a)."""
+    "naive" module of Szegedy et al. Fig. 2(a).
+
+    Shown in 06, section 5.
+    """
     shape = _check_shape(input_shape)
     if bottlenecks:
         module = Concat("inception", (
@@ -778,6 +795,8 @@ def separable_conv_cost(input_shape, num_filters, filter_size, stride=1, pad=Non
     Returns {"standard": (params, macs), "depthwise": (params, macs), "pointwise": (params, macs),
     "separable": (params, macs), "ratio": separable macs / standard macs,
     "formula": 1/N + 1/K^2} (biases left out, as in the MobileNet paper).
+
+    Shown in 06, section 7.
     """
     c, h, w = _check_shape(input_shape)
     pad = filter_size // 2 if pad is None else pad

@@ -178,6 +178,8 @@ def conv_frame(size: int, filter_size: int, stride: int = 1, pad: int = 0, dilat
     For a setting that does not fit, index is None and `leftover` lists the padded rows (and,
     by symmetry, columns) that no complete window reaches; `covered` then shows the windows
     that do fit, so the picture explains the error.
+
+    Shown in 02, sections 2, 4, 8.
     """
     g = conv_geometry(size, filter_size, stride, pad, dilation)
     grid = padded_grid(g.size, g.pad)
@@ -287,6 +289,8 @@ def pool_forward_2d(x: np.ndarray, size: int, stride: int | None = None,
     kind "max": largest value; "avg": mean; "l2": sqrt of the sum of squares (L2 norm).
     Returns (out (H', W'), switches (H', W', 2) int): for "max" the (row, col) in x of each
     window's maximum (first one in row-major order on ties); -1 for the other kinds.
+
+    Shown in 03, sections 1, 5.
     """
     if kind not in POOL_KINDS:
         raise ValueError(f"kind must be one of {POOL_KINDS}, got {kind!r}")
@@ -316,6 +320,8 @@ def pool_backward_2d(x: np.ndarray, dout: np.ndarray, size: int, stride: int | N
     the window; l2: dout * x / ||window||. Where windows overlap (stride < size) a pixel gets
     the sum of its contributions, which is what `accumulate=True` (`dx[...] += ...`) does;
     `accumulate=False` (`dx[...] = ...`) keeps only the last window's share: the classic bug.
+
+    Shown in 03, section 5.
     """
     if kind not in POOL_KINDS:
         raise ValueError(f"kind must be one of {POOL_KINDS}, got {kind!r}")
@@ -392,6 +398,8 @@ def pool_frame(x: np.ndarray, size: int, stride: int | None = None, kind: str = 
 
     `dout` defaults to ones, so dx counts how much gradient each pixel receives. For a
     setting that does not fit, index/window are None and out/dx are empty / zeros.
+
+    Shown in 03, sections 3, 5.
     """
     x = _check_2d(x)
     if x.shape[0] != x.shape[1]:

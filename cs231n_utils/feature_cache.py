@@ -119,6 +119,8 @@ class FeatureCache:
 
     `prefix` starts every file name (`<prefix>-<key[:32]>.npz`); the full key is stored inside
     the file and checked on load.
+
+    Shown in 07, section 4.
     """
 
     directory: Path
@@ -248,6 +250,8 @@ def cached_features(frozen_part, X: np.ndarray, cache_dir, *, cache: FeatureCach
     cache_dir:   folder for the .npz files (ignored when `cache` is given).
     Returns (features of shape (N, ...), CacheInfo). Pass the same `cache` object to several
     calls to count hits and misses across them.
+
+    Shown in 07, section 4.
     """
     X = np.asarray(X)
     if X.ndim < 1 or len(X) == 0:

@@ -84,6 +84,8 @@ def gabor_kernel(size: int, theta: float, wavelength: float, sigma: float, phase
 
     Returns:
         (size, size) float64 array.
+
+    Shown in 01, section 4.
     """
     size = _check_size(size)
     wavelength = _check_positive(wavelength, "wavelength", "it is the stripe period in pixels "
@@ -113,6 +115,8 @@ def bar_image(size: int, theta: float, width: float, length: float | None = None
 
     Returns:
         (size, size) float64 array with values in [0, 1].
+
+    Shown in 01, section 4.
     """
     size = _check_size(size)
     width = _check_positive(width, "width", "it is the bar thickness in pixels (try width=2)")
@@ -150,6 +154,8 @@ def orientation_tuning(kernel: np.ndarray, angles: Iterable[float], width: float
 
     Returns:
         (A,) float64 array of responses.
+
+    Shown in 01, section 4.
     """
     kernel = np.asarray(kernel, dtype=np.float64)
     if kernel.ndim != 2 or kernel.shape[0] != kernel.shape[1]:
@@ -175,6 +181,8 @@ def simple_cell_map(kernel: np.ndarray, image: np.ndarray, rectify: bool = True)
 
     Returns:
         (H - K + 1, W - K + 1) float64 map of responses.
+
+    Shown in 01, section 4.
     """
     kernel = np.asarray(kernel, dtype=np.float64)
     image = np.asarray(image, dtype=np.float64)
@@ -191,7 +199,10 @@ def simple_cell_map(kernel: np.ndarray, image: np.ndarray, rectify: bool = True)
 
 
 def complex_cell_response(kernel: np.ndarray, image: np.ndarray) -> float:
-    """Max over positions of the rectified simple-cell map: orientation selective, position invariant."""
+    """Max over positions of the rectified simple-cell map: orientation selective, position invariant.
+
+    Shown in 01, section 4.
+    """
     return float(simple_cell_map(kernel, image, rectify=True).max())
 
 

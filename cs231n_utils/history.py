@@ -59,6 +59,8 @@ def load_timeline(path: str | Path | None = None) -> list[dict]:
     """Milestones of ConvNet history, sorted by year (stable for equal years).
 
     Returns a list of dicts with keys year (int), name, who, contribution, source (str).
+
+    Shown in 01, section 2.
     """
     path = Path(path) if path is not None else asset(TIMELINE_FILE)
     rows = _read_csv(path, _TIMELINE_COLUMNS)
@@ -73,6 +75,8 @@ def load_ilsvrc_results(path: str | Path | None = None) -> list[dict]:
     Returns a list of dicts with keys year (int), team, model, label (str), convnet (bool),
     top5_error_pct (float, in percent), kind ("winner" | "runner-up" | "human"), note,
     source, source_url (str).
+
+    Shown in 01, section 3.
     """
     path = Path(path) if path is not None else asset(ILSVRC_FILE)
     rows = _read_csv(path, _ILSVRC_COLUMNS)
@@ -96,7 +100,10 @@ def load_ilsvrc_results(path: str | Path | None = None) -> list[dict]:
 
 
 def winning_entries(results: list[dict] | None = None) -> list[dict]:
-    """The classification winner of each year, sorted by year (one row per year)."""
+    """The classification winner of each year, sorted by year (one row per year).
+
+    Shown in 01, section 3.
+    """
     results = load_ilsvrc_results() if results is None else results
     winners = sorted((r for r in results if r["kind"] == "winner"), key=lambda r: r["year"])
     years = [r["year"] for r in winners]
@@ -106,7 +113,10 @@ def winning_entries(results: list[dict] | None = None) -> list[dict]:
 
 
 def human_reference(results: list[dict] | None = None) -> dict:
-    """The single row of kind "human" (top-5 error of a trained human annotator)."""
+    """The single row of kind "human" (top-5 error of a trained human annotator).
+
+    Shown in 01, section 3.
+    """
     results = load_ilsvrc_results() if results is None else results
     humans = [r for r in results if r["kind"] == "human"]
     if len(humans) != 1:
@@ -130,6 +140,8 @@ def fc_vs_conv_params(input_shape: tuple[int, int, int], filter_size: int = 5,
         fc_params, conv_params (weights + biases) and ratio = fc_params / conv_params.
     A conv filter's count does not depend on height and width: its weights are shared
     across all positions (参数共享).
+
+    Shown in 01, section 5.
     """
     if len(input_shape) != 3:
         raise ValueError(f"input_shape must be (height, width, depth), e.g. (32, 32, 3); "

@@ -149,6 +149,8 @@ class Conv(Layer):
     e.g. a 3x3 stride-2 pad-1 conv on 8x8 gives 4x4).
     Parameters: W (F, C/groups, k, k), b (F,). He initialisation by default
     (std = sqrt(2 / (C/groups * k * k))), or a fixed std via `weight_scale`.
+
+    Shown in 05, sections 4, 10.
     """
 
     kind = "CONV"
@@ -240,7 +242,10 @@ class Conv(Layer):
 
 
 class ReLU(Layer):
-    """Rectified linear unit (修正线性单元), elementwise max(0, x). Any shape, no parameters."""
+    """Rectified linear unit (修正线性单元), elementwise max(0, x). Any shape, no parameters.
+
+    Shown in 05, sections 4, 10.
+    """
 
     kind = "RELU"
     prefix = "relu"
@@ -294,6 +299,8 @@ class MaxPool(_Pool):
     """Max pooling (最大池化): maximum over k x k windows, stride k by default; per channel.
 
     (N, C, H, W) -> (N, C, H', W') with H' = (H - k)/stride + 1. No parameters.
+
+    Shown in 05, section 4.
     """
 
     kind = "POOL"
@@ -329,6 +336,8 @@ class Affine(Layer):
     Input (N, d1, ..., dk) with D = d1*...*dk (flattened first) -> output (N, M).
     Parameters: W (D, M), b (M,). He initialisation (std = sqrt(2/D)) by default, times
     `gain` (e.g. gain=0.01 for a classifier whose initial scores should be close to 0).
+
+    Shown in 05, section 4.
     """
 
     kind = "FC"
@@ -591,6 +600,8 @@ class Residual(Layer):
 
     Parameters are exposed with the sublayer's name, e.g. "conv1.W", "bn2.gamma",
     "proj_conv1.W"; a Sequential model prefixes the block name: "res1.conv1.W".
+
+    Shown in 06, section 6.
     """
 
     kind = "RES"

@@ -100,6 +100,8 @@ class Sequential:
     strength: loss += 0.5 * reg * sum(W**2) over weight matrices/filters (not biases, gamma, beta).
     `pattern`: the text the model was written as, if any (kept as `model.pattern`, unused here).
     A layer that does not fit raises `LayerBuildError` naming it and its input shape.
+
+    Shown in 05, sections 4, 10; 06, section 6.
     """
 
     def __init__(self, layers: Iterable[Layer], input_shape: Sequence[int], *, seed: int | None = 0,

@@ -345,7 +345,7 @@ def build_from_pattern(text: str, input_shape: Sequence[int], *, seed: int | Non
     about log(classes), the sanity check the course teaches (1.0 = plain He).
     Errors for bad text or shapes that do not work out name the token and show a caret under it.
 
-    Shown in 05_fully_connected, section 4 (the lecture's pattern), and used by 04 and 07.
+    Shown in 04, section 3; 05, sections 5, 6, 7, 8, 10.
     """
     layers, parsed_loss, tokens = _parse(text)
     if isinstance(layers[-1], Affine):

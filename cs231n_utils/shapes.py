@@ -91,6 +91,8 @@ def conv_output_size(size: int, filter_size: int, stride: int = 1, pad: int = 0,
     `rounding="floor"` instead drops the rows that do not fit (PyTorch's convention, used by
     e.g. ResNet's 7x7 stride-2 stem on 224 pixels); `"ceil"` adds a partial window at the end
     (Caffe/`ceil_mode=True` pooling, used by GoogLeNet).
+
+    Shown in 02, sections 2, 3; 06, section 1.
     """
     if rounding not in _ROUNDINGS:
         raise ValueError(f"rounding must be one of {_ROUNDINGS}, got {rounding!r}")
@@ -128,6 +130,8 @@ def pool_output_size(size: int, pool_size: int, stride: int | None = None, pad: 
 
     W' = (W - F)/S + 1, with S defaulting to F (non-overlapping windows). Same errors and
     `rounding` options as `conv_output_size`; `pad` exists for the few nets that pad pools.
+
+    Shown in 03, section 3.
     """
     size = _check_int("size", size, 1)
     pool_size = _check_int("pool_size", pool_size, 1)
@@ -173,6 +177,8 @@ def receptive_field(layers: Iterable[Mapping | Sequence], size: int | None = Non
 
     If `size` (the input width) is given, each layer's output size is also checked with
     `conv_output_size`, so a stack that does not fit raises ValueError naming the layer.
+
+    Shown in 02, section 8; 05, section 10.
     """
     rf, jump, start = 1, 1, 0.5
     out = []

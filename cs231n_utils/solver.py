@@ -178,6 +178,8 @@ class Solver:
     After `train()`: history["loss"] (one per iteration), history["train_acc"],
     history["val_acc"], history["lr"] (one per epoch), best_val_acc, best_params (copies);
     with restore_best=True the model ends with the best parameters.
+
+    Shown in 04, section 3; 05, sections 6, 7, 8, 10; 06, section 6; 07, sections 3, 4, 5.
     """
 
     def __init__(self, model, data: dict, *, update_rule="sgd_momentum", optim_config: dict | None = None,

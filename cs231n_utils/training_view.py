@@ -34,6 +34,8 @@ class TrainingView:
     layers: names of the layers whose activations are shown (default: up to 4 image-shaped
         layers from the start of the net). redraw_every: also redraw every this many
         iterations (0 = only after each epoch). max_maps: channels shown per layer.
+
+    Shown in 05, section 8; 07, section 5.
     """
 
     def __init__(self, model, solver, image: np.ndarray, label: int | None = None,

@@ -105,6 +105,8 @@ def load_pretrained(name: str = PRETRAINED_NAME, directory=None):
     Reads `assets/<name>.json` (pattern, input shape, sha256, accuracy, how it was made) and
     `assets/<name>.npz` (the weights, checked against the sha256), builds the model from the
     pattern and loads the weights into it.
+
+    Shown in 07, section 2.
     """
     import json
 
@@ -148,6 +150,8 @@ class FrozenPart:
 
     The layers are shared with `model` (not copied), so changing the model's weights changes
     the state_dict and therefore the cache key.
+
+    Shown in 07, section 4.
     """
 
     def __init__(self, model, upto):
@@ -192,6 +196,8 @@ def top_model(model, upto, *, num_classes: int | None = None, seed: int = 0):
     Their weights are copied from `model` (pretrained init). With `num_classes`, the last FC
     layer is replaced by a fresh one with that many outputs (a new softmax head, random init
     from `seed`). Returns a `Sequential` with input_shape = the frozen part's output shape.
+
+    Shown in 07, section 4.
     """
     import copy
 
@@ -240,6 +246,8 @@ def with_new_head(model, num_classes: int, *, seed: int = 0):
 
     All other weights are copied (the pretrained initialisation for fine-tuning); the new head
     is drawn from `seed`. Every layer is trainable; freeze some with `.freeze(upto=...)`.
+
+    Shown in 07, sections 3, 4, 5.
     """
     new = fresh_model(model, num_classes, seed=seed)
     own = model.params
@@ -264,6 +272,8 @@ def digits_task(data: Mapping[str, np.ndarray], classes) -> dict:
     data: a `load_digits_split` dict (X_train, y_train, X_val, y_val, X_test, y_test).
     Returns a dict with the same keys (only the splits present) plus "classes".
     E.g. classes=(5, 6, 7, 8, 9): digit 5 -> label 0, ..., digit 9 -> label 4.
+
+    Shown in 07, section 1.
     """
     classes = tuple(int(c) for c in classes)
     if len(set(classes)) != len(classes) or not classes:
@@ -432,6 +442,8 @@ def transfer_experiment(pretrained, target: Mapping[str, np.ndarray], *, shots=(
                  a new softmax layer trains, on cached features), "fine-tune top" (the layers
                  after `top_upto` train from their pretrained values, on cached features),
                  "fine-tune all" (pretrained init, every layer trains).
+
+    Shown in 07, section 5.
     """
     settings = {**DEFAULT_SETTINGS, **(settings or {})}
     unknown = [s for s in strategies if s not in STRATEGIES]
@@ -487,6 +499,8 @@ def linear_probe_table(pretrained, target: Mapping[str, np.ndarray], *, layers=(
     layers are specific to the source classes. "pixels" (no network at all) is the baseline.
     All features come from `cache`, so the whole table costs one forward pass per layer.
     Returns a TransferTable whose columns are the layer names.
+
+    Shown in 07, section 6.
     """
     from .layer_objects import Affine
     from .models import Sequential

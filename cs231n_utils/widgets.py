@@ -106,6 +106,8 @@ class ConvExplorer(widgets.VBox):
     `current_output_size` ((W', W') or None), `last_drawing` (dict from
     `plotting.conv.plot_conv_frame`). CSS classes: cs231n-conv-explorer (the box),
     cs231n-conv-formula, cs231n-conv-message.
+
+    Shown in 02, section 4.
     """
 
     def __init__(self, size: int = 7, filter_size: int = 3, stride: int = 1, pad: int = 0,
@@ -181,6 +183,8 @@ class PoolExplorer(widgets.VBox):
     `plotting.pooling.plot_pool_frame`). Backward mode uses dout = 1 everywhere, so dx counts
     the gradient each input pixel receives. CSS classes: cs231n-pool-explorer,
     cs231n-pool-formula, cs231n-pool-message.
+
+    Shown in 03, section 4.
     """
 
     def __init__(self, x: np.ndarray | None = None, kind: str = "max", size: int = 2,
@@ -274,6 +278,8 @@ class FilterPlayground(widgets.VBox):
     when valid), `out`. State: `activation` (the last map, None when invalid),
     `current_output_size`, `last_drawing`. 'Same' padding P = (F-1)//2 is used. CSS classes:
     cs231n-filter-playground, cs231n-filter-formula, cs231n-filter-message.
+
+    Shown in 02, section 6.
     """
 
     def __init__(self, image: np.ndarray, filters: Mapping[str, np.ndarray] | None = None,

@@ -33,6 +33,8 @@ def accuracy_vs_cost(names: Sequence[str] | None = None, axes=None) -> dict:
     x values are our computed totals (`architectures.summarize`); accuracies come from
     `architectures.published_figures` (torchvision's acc@1 where it ships the model, else the paper).
     Returns {"names", "labels", "gmacs", "mparams", "top1", "sources"} (arrays in plot order).
+
+    Shown in 06, section 8.
     """
     names = list(names or arch.available())
     info = arch.published()
@@ -70,6 +72,8 @@ def layer_profile(summary: "arch.NetSummary", axes=None, skip_kinds: Sequence[st
 
     For VGG16 this is the course's point in one picture: memory sits in the early conv layers,
     parameters in the first FC layer. Returns {"names", "memory_mb", "mparams", "gmacs"}.
+
+    Shown in 06, section 4.
     """
     rows = [r for r in summary.rows if r.kind not in skip_kinds]
     data = {"names": [r.name for r in rows],
@@ -92,7 +96,10 @@ def layer_profile(summary: "arch.NetSummary", axes=None, skip_kinds: Sequence[st
 
 def loss_curves(curves: Mapping[str, Sequence[float]], ax=None, ylabel: str = "training loss",
                 title: str = "", xlabel: str = "epoch") -> dict:
-    """One line per labelled curve (e.g. plain vs residual), x = 1, 2, ... Returns {label: np.array}."""
+    """One line per labelled curve (e.g. plain vs residual), x = 1, 2, ... Returns {label: np.array}.
+
+    Shown in 06, section 6.
+    """
     ax = _axes(ax)
     data = {label: np.asarray(values, dtype=float) for label, values in curves.items()}
     for label, values in data.items():

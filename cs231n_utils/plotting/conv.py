@@ -62,6 +62,8 @@ def plot_volumes(volumes: Sequence[tuple[str, Sequence[int]]],
     keeps a 3-channel 224-pixel image and a 512-channel 7-pixel map both visible; "linear"
     draws true proportions. Returns {"boxes": [{"label", "shape", "drawn": (w, h, d),
     "polygons", "highlight"}], "figure"}; ValueError for a highlight outside its volume.
+
+    Shown in 02, sections 1, 2.
     """
     f = np.sqrt if scale == "sqrt" else (lambda v: float(v))
     if scale not in ("sqrt", "linear"):
@@ -117,6 +119,8 @@ def plot_connections_1d(n_inputs: int, filter_size: int, stride: int = 1, pad: i
     Returns {"edges": [(out, padded_in, weight_index)], "padded": (n+2P,) 0/1 array,
     "n_outputs", "n_weights" (distinct weights: F, whatever the number of outputs), "figure"}.
     Raises ValueError (from `conv_output_size`) when the setting does not fit.
+
+    Shown in 02, section 2.
     """
     from ..shapes import conv_output_size
 
@@ -160,6 +164,8 @@ def plot_conv_frame(frame: ConvFrame, axes=None, figsize=(6.4, 3.0)) -> dict:
     invalid setting the rows/cols no window reaches are blue. Right: the output grid with the
     current output in red. Returns {"grid", "taps", "output", "index", "leftover",
     "covered", "valid", "figure"}.
+
+    Shown in 02, sections 2, 4, 8.
     """
     fig, (ax_in, ax_out) = _new_axes(2, figsize, axes)
     g = frame.geometry
@@ -211,6 +217,8 @@ def plot_number_grids(arrays: Mapping[str, np.ndarray], fmt: str | Mapping[str, 
     cells to outline in black; symmetric: colour limits +-max|a| (signed data, diverging cmap),
     else min..(2*max - min) so a sequential cmap stays light enough to read the numbers. Returns {"arrays": {title: array}, "texts": {title: [[str]]},
     "figure"}.
+
+    Shown in 03, sections 1, 3 (through `plotting.pooling`).
     """
     items = [(k, np.asarray(v, dtype=np.float64)) for k, v in arrays.items()]
     for k, v in items:
@@ -260,6 +268,8 @@ def plot_activation_maps(image: np.ndarray, maps: Mapping[str, np.ndarray], figs
     above half the mean |response|: identity, blurs, sharpen) is drawn in grey between its
     1st and 99th percentiles. Returns {"image", "maps", "ranges": {name: (min, max)},
     "limits": {name: (vmin, vmax) used for the colours}, "figure"}.
+
+    Shown in 02, section 6.
     """
     n = 1 + len(maps)
     nrows = int(np.ceil(n / ncols))
@@ -291,6 +301,8 @@ def plot_receptive_field_growth(stacks: Mapping[str, Sequence], figsize=(5, 3), 
     stacks: name -> layers in the format of `shapes.receptive_field` (dicts with filter_size,
     stride, pad, dilation, or tuples). Returns {"sizes": {name: [rf after layer 1, 2, ...]},
     "figure"}.
+
+    Shown in 02, section 8.
     """
     if ax is None:
         fig, ax = plt.subplots(figsize=figsize, dpi=DPI)

@@ -25,6 +25,8 @@ def plot_timeline(timeline: list[dict] | None = None, ax=None) -> dict:
 
     Returns {"years": [...], "names": [...], "rows": [...]} (one entry per milestone, sorted
     by year; `rows` is the y position used, 0 = top row).
+
+    Shown in 01, section 2.
     """
     from ..history import load_timeline
     timeline = load_timeline() if timeline is None else sorted(timeline, key=lambda r: r["year"])
@@ -55,6 +57,8 @@ def plot_ilsvrc(results: list[dict] | None = None, ax=None, show_runner_up: bool
     Bars of ConvNet entries are orange, the others grey. Returns {"years", "errors", "labels",
     "convnet"} for the winners (sorted by year), "human" (the human top-5 error in percent)
     and "runner_up" (list of (year, error, label)).
+
+    Shown in 01, section 3.
     """
     from ..history import human_reference, load_ilsvrc_results, winning_entries
     results = load_ilsvrc_results() if results is None else results
@@ -92,6 +96,8 @@ def plot_kernels(kernels: Sequence[np.ndarray], titles: Sequence[str] | None = N
     """Show square kernels side by side, each with a symmetric colour scale (0 = mid-grey).
 
     Returns {"kernels": array (K, S, S), "titles": [...], "vmax": [...]}.
+
+    Shown in 01, section 4.
     """
     import matplotlib.pyplot as plt
     kernels = np.stack([np.asarray(k, dtype=np.float64) for k in kernels])
@@ -118,6 +124,8 @@ def plot_tuning_curves(angles: Sequence[float], responses: np.ndarray,
 
     Returns {"angles", "responses" (F, A), "preferred" (angle of each row's maximum),
     "filter_angles"}.
+
+    Shown in 01, section 4.
     """
     angles = np.asarray(angles, dtype=np.float64)
     responses = np.asarray(responses, dtype=np.float64)
@@ -145,6 +153,8 @@ def plot_position_invariance(positions: Sequence[float], simple: np.ndarray, com
     """Simple cell (one position) vs complex cell (max over positions) as a bar moves sideways.
 
     Returns {"positions", "simple", "complex"}.
+
+    Shown in 01, section 4.
     """
     positions = np.asarray(positions, dtype=np.float64)
     simple = np.asarray(simple, dtype=np.float64)

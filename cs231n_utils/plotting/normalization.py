@@ -31,6 +31,8 @@ def plot_lrn_fibre(before: np.ndarray, after: np.ndarray, ax=None, log: bool | N
     "before", "after", "ratio"} with ratio = after / before (nan where before is 0): the
     factor LRN multiplied each channel by. `log`: logarithmic y axis (default: when every
     value is positive, so small and large activations are both visible).
+
+    Shown in 04, section 1.
     """
     before = np.asarray(before, dtype=np.float64).ravel()
     after = np.asarray(after, dtype=np.float64).ravel()
@@ -68,7 +70,10 @@ def channel_statistics(x: np.ndarray) -> dict:
 def plot_channel_statistics(before: np.ndarray, after: np.ndarray, axes=None) -> dict:
     """Per-channel mean (left) and std (right) of two (N, C, H, W) batches, e.g. before and
     after spatial batch norm. Returns {"before": channel_statistics(before),
-    "after": channel_statistics(after)}."""
+    "after": channel_statistics(after)}.
+
+    Shown in 04, section 2.
+    """
     sb, sa = channel_statistics(before), channel_statistics(after)
     if sb["mean"].shape != sa["mean"].shape:
         raise ValueError(f"before has {sb['mean'].size} channels but after has {sa['mean'].size}")
@@ -88,7 +93,10 @@ def plot_channel_statistics(before: np.ndarray, after: np.ndarray, axes=None) ->
 def plot_training_comparison(histories: Mapping[str, dict], axes=None, smooth: int = 10) -> dict:
     """Training loss (moving average over `smooth` iterations) and validation accuracy per
     epoch for several runs. `histories`: label -> a Solver history dict (keys "loss",
-    "val_acc"). Returns label -> {"loss_smooth": array, "val_acc": array}."""
+    "val_acc"). Returns label -> {"loss_smooth": array, "val_acc": array}.
+
+    Shown in 04, section 3.
+    """
     if not histories:
         raise ValueError("histories is empty; pass e.g. {'plain': solver.history}")
     smooth = check_int(smooth, "smooth (iterations averaged)", 1)
@@ -121,6 +129,8 @@ def layer_statistics(model, X: np.ndarray, mode: str = "test") -> list[dict]:
     "mean": float, "std": float, "dead": fraction of values <= 0 (the ReLU outputs 0 there)}.
     `mode` "train" uses batch statistics in BN layers (and updates their running averages);
     "test" uses the running averages.
+
+    Shown in 04, section 3.
     """
     _, acts = model.forward(X, mode, return_activations=True)
     names = list(acts)
@@ -139,6 +149,8 @@ def plot_layer_statistics(stats: Mapping[str, Sequence[dict]], ax=None) -> dict:
     """Std of the pre-activations at each depth for several models (label -> layer_statistics).
 
     Returns label -> {"depth": 1..L, "mean": array, "std": array}.
+
+    Shown in 04, section 3.
     """
     if not stats:
         raise ValueError("stats is empty; pass e.g. {'plain': layer_statistics(model, X)}")

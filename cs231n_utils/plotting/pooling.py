@@ -32,6 +32,8 @@ def plot_pool_frame(frame: PoolFrame, backward: bool = False, figsize=None) -> d
     gradient routed back; with overlapping windows a pixel can collect several). Returns
     {"arrays": {title: array}, "window": (r0, r1, c0, c1) or None, "switches": (K, 2) array of
     marked x positions, "figure"}; an invalid setting draws only x.
+
+    Shown in 03, section 5.
     """
     arrays = {"x": frame.x}
     highlight = {}
@@ -76,6 +78,8 @@ def plot_pooled_images(image: np.ndarray, pooled: Mapping[str, np.ndarray], figs
     """A grey photo followed by its pooled versions (name -> 2-D array), each titled with its size.
 
     Returns {"image", "pooled", "shapes": {name: shape}, "figure"}.
+
+    Shown in 03, section 2.
     """
     n = 1 + len(pooled)
     fig, axes = plt.subplots(1, n, figsize=figsize or (2.3 * n, 2.2), dpi=DPI, squeeze=False)

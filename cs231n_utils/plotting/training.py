@@ -107,6 +107,8 @@ def plot_curves(history: Mapping, axes=None, window: int = 10, title: str | None
 
     `history`: a Solver's history (keys "loss", "train_acc", "val_acc"). Returns dict with
     iterations, loss, loss_smooth, epochs, train_acc, val_acc (numpy arrays).
+
+    Shown in 05, section 7.
     """
     loss = np.asarray(history.get("loss", []), dtype=np.float64)
     train_acc = np.asarray(history.get("train_acc", []), dtype=np.float64)
@@ -136,6 +138,8 @@ def plot_filters(W: np.ndarray, ax=None, ncols: int | None = None, title: str = 
     """Show conv filters W (F, C, k, k) as a grid of k x k tiles (channels averaged if C > 1).
 
     Returns dict with grid (the image drawn) and maps (F, k, k).
+
+    Shown in 05, section 9; 07, section 5.
     """
     W = np.asarray(W, dtype=np.float64)
     if W.ndim != 4:
@@ -157,6 +161,8 @@ def plot_activations(activations: Mapping[str, np.ndarray], image: np.ndarray | 
     `activations`: layer name -> array (N, C, H, W) (vectors (N, D) are shown as rows of 16
     values, see `vector_grid`), e.g. from `model.forward(X, return_activations=True)`. Shows at most `max_maps`
     channels per layer. Returns dict layer name -> the grid (2-D array) drawn for it.
+
+    Shown in 05, section 9.
     """
     import matplotlib.pyplot as plt
 
@@ -192,7 +198,10 @@ def plot_activations(activations: Mapping[str, np.ndarray], image: np.ndarray | 
 
 def plot_confusion_matrix(y_true, y_pred, num_classes: int | None = None, ax=None,
                           labels: Sequence | None = None) -> np.ndarray:
-    """Confusion matrix (混淆矩阵) with counts in the cells; returns the matrix."""
+    """Confusion matrix (混淆矩阵) with counts in the cells; returns the matrix.
+
+    Shown in 05, section 9.
+    """
     cm = confusion_matrix(y_true, y_pred, num_classes)
     ax = _axes(ax, figsize=(3.6, 3.2))
     ax.imshow(cm, cmap="Blues")
@@ -214,6 +223,8 @@ def plot_misclassified(X, y_true, y_pred, scores=None, max_n: int = 10, ncols: i
     """Show up to `max_n` misclassified images titled "true->pred" (most confident first).
 
     Returns dict with indices, true, pred (numpy arrays).
+
+    Shown in 05, section 9.
     """
     import matplotlib.pyplot as plt
 

@@ -28,6 +28,8 @@ def plot_tasks(source_X, source_y, target_X, target_y, *, source_names=None, tar
     X: (N, 1, H, W); y: (N,) labels. `*_names` map a label to its printed name (e.g. label 0 of
     the target is digit 5). Returns {"source_index", "target_index": indices drawn,
     "source_titles", "target_titles", "figure"}.
+
+    Shown in 07, section 1.
     """
     src_idx = _first_per_class(source_X, np.asarray(source_y), per_class)
     tgt_idx = _first_per_class(target_X, np.asarray(target_y), per_class)
@@ -60,6 +62,8 @@ def plot_transfer_table(table, *, title: str = "", figsize=(7, 3), ylim=None) ->
 
     Returns {"means": (rows, columns) array in %, "low", "high": the whisker ends in %,
     "groups": row labels, "columns": column names, "figure"}.
+
+    Shown in 07, sections 5, 6.
     """
     means = 100 * table.means()
     low = 100 * np.array([[min(table.acc[(k, s)]) for s in table.strategies] for k in table.shots])
