@@ -139,7 +139,31 @@ class Layer:
         return f"{type(self).__name__}({hp}{name})"
 
 
-class Conv(Layer):
+class _FunctionPair(Layer):
+    """A layer whose passes are one forward/backward pair of functions from `layers`:
+    forward(x, *params, *settings) -> (out, cache) with the params in `param_names` order, and
+    backward(dout, cache) -> dx, or (dx, *one gradient per param) for a layer with params."""
+
+    _functions: tuple = ()   # (forward, backward), set by each subclass
+
+    def _settings(self) -> tuple:
+        return ()
+
+    def forward(self, x, mode="train"):
+        params = [self.params[k] for k in self.param_names]
+        out, self._cache = self._functions[0](x, *params, *self._settings())
+        return out
+
+    def backward(self, dout):
+        result = self._functions[1](dout, self._cache)
+        if not self.param_names:
+            return result
+        dx, *grads = result
+        self.grads = dict(zip(self.param_names, grads))
+        return dx
+
+
+class Conv(_FunctionPair):
     """Convolution layer (卷积层): `num_filters` filters of size `filter_size` x `filter_size`.
 
     Input (N, C, H, W) -> output (N, F, H', W') with F = num_filters and
@@ -157,6 +181,7 @@ class Conv(Layer):
     prefix = "conv"
     param_names = ("W", "b")
     description = "slides filters over the input volume; each filter gives one activation map"
+    _functions = (L.conv_forward_fast, L.conv_backward_fast)
 
     def __init__(self, num_filters: int, filter_size: int = 3, stride: int = 1, pad="same",
                  dilation: int = 1, groups: int = 1, weight_scale="he", rounding: str = "exact",
@@ -211,15 +236,8 @@ class Conv(Layer):
                                  self.filter_size)) * std
         self.params = {"W": w.astype(dtype), "b": np.zeros(self.num_filters, dtype=dtype)}
 
-    def forward(self, x, mode="train"):
-        out, self._cache = L.conv_forward_fast(x, self.params["W"], self.params["b"],
-                                                  self.conv_param())
-        return out
-
-    def backward(self, dout):
-        dx, dw, db = L.conv_backward_fast(dout, self._cache)
-        self.grads = {"W": dw, "b": db}
-        return dx
+    def _settings(self) -> tuple:
+        return (self.conv_param(),)
 
     def describe(self):
         text = f"CONV{self.filter_size}-{self.num_filters}"
@@ -241,7 +259,7 @@ class Conv(Layer):
         return f"Conv({self.num_filters}, {self.filter_size}{extra}{name})"
 
 
-class ReLU(Layer):
+class ReLU(_FunctionPair):
     """Rectified linear unit (修正线性单元), elementwise max(0, x). Any shape, no parameters.
 
     Shown in 05, sections 4, 10.
@@ -250,16 +268,10 @@ class ReLU(Layer):
     kind = "RELU"
     prefix = "relu"
     description = "elementwise max(0, x); keeps the shape"
-
-    def forward(self, x, mode="train"):
-        out, self._cache = L.relu_forward(x)
-        return out
-
-    def backward(self, dout):
-        return L.relu_backward(dout, self._cache)
+    _functions = (L.relu_forward, L.relu_backward)
 
 
-class _Pool(Layer):
+class _Pool(_FunctionPair):
     def __init__(self, pool_size: int = 2, stride: int | None = None, rounding: str = "exact",
                  name: str | None = None):
         super().__init__(name)
@@ -285,6 +297,9 @@ class _Pool(Layer):
                                                                    rounding=self.rounding))
         return (C, Ho, Wo)
 
+    def _settings(self) -> tuple:
+        return (self.pool_param(),)
+
     def describe(self):
         text = f"{self.kind}{self.pool_size}"
         return text + (f"-S{self.stride}" if self.stride != self.pool_size else "")
@@ -306,13 +321,7 @@ class MaxPool(_Pool):
     kind = "POOL"
     prefix = "pool"
     description = "max over each window, channel by channel; shrinks H and W"
-
-    def forward(self, x, mode="train"):
-        out, self._cache = L.max_pool_forward_fast(x, self.pool_param())
-        return out
-
-    def backward(self, dout):
-        return L.max_pool_backward_fast(dout, self._cache)
+    _functions = (L.max_pool_forward_fast, L.max_pool_backward_fast)
 
 
 class AvgPool(_Pool):
@@ -321,16 +330,10 @@ class AvgPool(_Pool):
     kind = "AVGPOOL"
     prefix = "avgpool"
     description = "mean over each window, channel by channel; shrinks H and W"
-
-    def forward(self, x, mode="train"):
-        out, self._cache = L.avg_pool_forward(x, self.pool_param())
-        return out
-
-    def backward(self, dout):
-        return L.avg_pool_backward(dout, self._cache)
+    _functions = (L.avg_pool_forward, L.avg_pool_backward)
 
 
-class Affine(Layer):
+class Affine(_FunctionPair):
     """Fully connected layer (全连接层): out = x.reshape(N, D) @ W + b.
 
     Input (N, d1, ..., dk) with D = d1*...*dk (flattened first) -> output (N, M).
@@ -344,6 +347,7 @@ class Affine(Layer):
     prefix = "fc"
     param_names = ("W", "b")
     description = "every output is connected to every input: flatten, then x @ W + b"
+    _functions = (L.affine_forward, L.affine_backward)
 
     def __init__(self, num_outputs: int, weight_scale="he", gain: float = 1.0, name: str | None = None):
         super().__init__(name)
@@ -365,14 +369,6 @@ class Affine(Layer):
         self.params = {"W": (rng.standard_normal((D, self.num_outputs)) * std).astype(dtype),
                        "b": np.zeros(self.num_outputs, dtype=dtype)}
 
-    def forward(self, x, mode="train"):
-        out, self._cache = L.affine_forward(x, self.params["W"], self.params["b"])
-        return out
-
-    def backward(self, dout):
-        dx, dw, db = L.affine_backward(dout, self._cache)
-        self.grads = {"W": dw, "b": db}
-        return dx
 
     def describe(self):
         return f"FC-{self.num_outputs}"
@@ -403,23 +399,18 @@ class Flatten(Layer):
         return dout.reshape(self._cache)
 
 
-class GlobalAvgPool(Layer):
+class GlobalAvgPool(_FunctionPair):
     """Global average pooling: mean over all H x W positions, (N, C, H, W) -> (N, C)."""
 
     kind = "GAP"
     prefix = "gap"
     description = "mean of each whole activation map: one number per channel"
+    _functions = (L.global_avg_pool_forward, L.global_avg_pool_backward)
 
     def output_shape(self, input_shape):
         C, _, _ = _need_image(self, input_shape)
         return (C,)
 
-    def forward(self, x, mode="train"):
-        out, self._cache = L.global_avg_pool_forward(x)
-        return out
-
-    def backward(self, dout):
-        return L.global_avg_pool_backward(dout, self._cache)
 
 
 class BatchNorm(Layer):
@@ -480,7 +471,7 @@ class BatchNorm(Layer):
         return dx
 
 
-class LRN(Layer):
+class LRN(_FunctionPair):
     """Local response normalisation (局部响应归一化) across channels, as in AlexNet.
 
     b_c = a_c / (k + alpha/size * sum_{c' near c} a_c'^2) ** beta. Same shape in and out.
@@ -489,6 +480,7 @@ class LRN(Layer):
     kind = "LRN"
     prefix = "lrn"
     description = "divides each activation by the energy of its neighbouring channels"
+    _functions = (L.lrn_forward, L.lrn_backward)
 
     def __init__(self, size: int = 5, alpha: float = 1e-4, beta: float = 0.75, k: float = 2.0,
                  name: str | None = None):
@@ -505,12 +497,8 @@ class LRN(Layer):
     def output_shape(self, input_shape):
         return _need_image(self, input_shape)
 
-    def forward(self, x, mode="train"):
-        out, self._cache = L.lrn_forward(x, self.lrn_param())
-        return out
-
-    def backward(self, dout):
-        return L.lrn_backward(dout, self._cache)
+    def _settings(self) -> tuple:
+        return (self.lrn_param(),)
 
     def describe(self):
         return "LRN" if self.size == 5 else f"LRN{self.size}"
