@@ -151,13 +151,6 @@ class Row:
         return math.prod(self.output_shape)
 
 
-def _si(n: float, unit: str = "") -> str:
-    for div, suffix in ((1e9, "G"), (1e6, "M"), (1e3, "K")):
-        if abs(n) >= div:
-            return f"{n / div:.2f}{suffix}{unit}"
-    return f"{int(n)}{unit}"
-
-
 def _mb(nbytes: int) -> str:
     return f"{nbytes / 1e6:.1f} MB"  # decimal megabytes, 1 MB = 10^6 bytes
 
@@ -218,9 +211,8 @@ class NetSummary:
                             "activation_bytes": 0, "output_shape": r.output_shape})
             g = out[-1]
             g["rows"] += 1
-            g["params"] += r.params
-            g["macs"] += r.macs
-            g["activation_bytes"] += r.activation_bytes
+            for key in ("params", "macs", "activation_bytes"):
+                g[key] += getattr(r, key)
             g["output_shape"] = r.output_shape
         return out
 
@@ -363,17 +355,15 @@ class _Walker:
             raise type(exc)(f"layer {name!r} ({type(layer).__name__}) on input {where}: {msg}") from None
 
     def _layer(self, layer, shape, name, group):
+        if isinstance(layer, (ConvSpec, Pool, AdaptiveAvgPool, Concat)) and len(shape) != 3:
+            raise ValueError(f"a {type(layer).__name__} layer needs a (C, H, W) input, got {shape}")
         if isinstance(layer, ConvSpec):
-            if len(shape) != 3:
-                raise ValueError(f"a conv needs a (C, H, W) input, got {shape}")
             out, params, macs = _conv_cost(shape, layer.out_channels, layer.kernel, layer.stride,
                                            layer.pad, layer.bias and self.biases, layer.groups,
                                            layer.dilation, layer.rounding or self.rounding, layer.bn)
             self.add(name, _kind_of_conv(layer, shape[0]), out, params, macs, group)
             return out
         if isinstance(layer, Pool):
-            if len(shape) != 3:
-                raise ValueError(f"pooling needs a (C, H, W) input, got {shape}")
             rounding = layer.rounding or self.rounding
             c, h, w = shape
             ho = pool_output_size(h, layer.kernel, layer.stride, layer.pad, rounding)
@@ -382,8 +372,6 @@ class _Walker:
             self.add(name, f"{layer.mode}pool", out, 0, 0, group)
             return out
         if isinstance(layer, AdaptiveAvgPool):
-            if len(shape) != 3:
-                raise ValueError(f"pooling needs a (C, H, W) input, got {shape}")
             out = (shape[0], layer.output_size, layer.output_size)
             if out != tuple(shape):
                 self.add(name, "gap" if layer.output_size == 1 else "avgpool", out, 0, 0, group)
@@ -412,8 +400,6 @@ class _Walker:
         raise TypeError(f"unknown layer type {type(layer).__name__}")
 
     def _concat(self, layer, shape, name, group):
-        if len(shape) != 3:
-            raise ValueError(f"concat needs a (C, H, W) input, got {shape}")
         n = len(layer.branches)
         c, h, w = shape
         if layer.split:

@@ -131,6 +131,10 @@ def test_error_names_the_layer_for_an_inconsistent_spec():
         summarize("zfnet", (3, 256, 256))
     with pytest.raises(ValueError, match=r"'conv2'"):
         summarize("zfnet", (3, 227, 227))
+    for late in (ConvSpec("c", 4, 3), Pool("p", 2), Concat("mix", ((),))):
+        after_fc = NetSpec("toy", (("b", (Linear("fc", 10), late)),))
+        with pytest.raises(ValueError, match=rf"'{late.name}' .*{type(late).__name__} layer needs a \(C, H, W\) input"):
+            summarize(after_fc, (3, 8, 8))
 
 
 def test_error_for_residual_and_concat_mismatch():
