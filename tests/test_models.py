@@ -266,3 +266,13 @@ def test_every_layer_type_reports_kind_params_and_hyperparameters():
     assert MaxPool(2).hyperparameters() == {"pool_size": 2, "stride": 2}
     assert ReLU().hyperparameters() == {}
     assert LRN().describe() == "LRN" and LRN(3).describe() == "LRN3"
+
+
+def test_build_errors_name_the_layer_and_carry_its_index_without_pattern_text():
+    from cs231n_utils.models import LayerBuildError
+    with pytest.raises(LayerBuildError) as info:
+        Sequential([Conv(4, 3), MaxPool(3), Affine(2)], (1, 8, 8))
+    msg = str(info.value)
+    assert info.value.index == 1 and isinstance(info.value, ValueError)
+    assert msg.startswith("layer 2 'pool1' (POOL3) with input shape (4, 8, 8): height 8: stride 3 does not fit")
+    assert "(8 - 3)/3 + 1 = 8/3 ~ 2.67" in msg and "^" not in msg
