@@ -223,123 +223,151 @@ def conv_backward_fast(dout: np.ndarray, cache):
 
     Inputs: dout (N, F, H', W') upstream gradient; cache from `conv_forward_fast`.
     Returns (dx, dw, db) with the shapes (and dtypes) of x, w, b.
+
+    Picks one of three strategies (each a function below): depthwise multiply-accumulate
+    (groups == C), dx as a convolution of dout (stride 1, F/groups not much larger than
+    C/groups), or matmul + col2im (every other case).
     """
     x, w, b, p = cache
     p = conv_cache_settings(x, w, p)
-    stride, pad, dil, groups, Ho, Wo = (p["stride"], p["pad"], p["dilation"], p["groups"],
-                                        p["Ho"], p["Wo"])
     N, C, H, W = x.shape
     F, Cg, HH, WW = w.shape
-    check_dout(dout, (N, F, Ho, Wo))
+    check_dout(dout, (N, F, p["Ho"], p["Wo"]))
     dtype = (x.dtype if x.dtype == w.dtype == b.dtype == dout.dtype
              else np.result_type(x.dtype, w.dtype, b.dtype, dout.dtype))
     dout = dout.astype(dtype, copy=False)
-    Hp, Wp = H + 2 * pad, W + 2 * pad
-    Fg = F // groups
     wd = w.astype(dtype, copy=False)
-    dx = np.empty(x.shape, dtype)
-    if Cg == 1 and groups > 1:
-        wk = wd.reshape(groups, Fg, HH, WW)
-        dwk = np.zeros((groups, Fg, HH, WW), dtype)
-        dxp_buf = None
-        for s, e, xp in _conv_chunks(x, pad, Hp, Wp, C * Hp * Wp + 2 * F * Ho * Wo, dtype):
-            n = e - s
-            if dxp_buf is None:
-                dxp_buf = np.empty((n, C, Hp, Wp), dtype)
-            dxp = dxp_buf[:n]
-            dxp.fill(0)
-            d5 = dout[s:e].reshape(n, groups, Fg, Ho, Wo)
-            for kh in range(HH):
-                rows = _span(kh, dil, stride, Ho)
-                for kw in range(WW):
-                    cs = _span(kw, dil, stride, Wo)
-                    xs = xp[:, :, rows, cs]
-                    if Fg == 1:
-                        d4 = d5[:, :, 0]
-                        dwk[:, 0, kh, kw] += np.einsum("nghw,nghw->g", d4, xs)
-                        dxp[:, :, rows, cs] += d4 * wk[None, :, 0, kh, kw, None, None]
-                    else:
-                        dwk[:, :, kh, kw] += np.einsum("ngfhw,nghw->gf", d5, xs)
-                        dxp[:, :, rows, cs] += np.einsum("ngfhw,gf->nghw", d5, wk[:, :, kh, kw])
-            dx[s:e] = dxp[:, :, pad:pad + H, pad:pad + W]
-        dw = dwk.reshape(F, 1, HH, WW)
-        db = dout.sum(axis=(0, 2, 3))
+    Fg = F // p["groups"]
+    if Cg == 1 and p["groups"] > 1:
+        dx, dw, db = _conv_backward_depthwise(dout, x, wd, p, dtype)
+    elif p["stride"] == 1 and (Fg <= _TRANSPOSED_RATIO * Cg or
+                               (Cg >= _TRANSPOSED_MIN_C and Fg <= _TRANSPOSED_RATIO_WIDE * Cg)):
+        dx, dw, db = _conv_backward_transposed(dout, x, wd, p, dtype)
     else:
-        K = Cg * HH * WW
-        itemsize = np.dtype(dtype).itemsize
-        table = _offset_table(HH, WW, dil, stride, pad, H, W, Ho, Wo)
-        transposed = stride == 1 and (Fg <= _TRANSPOSED_RATIO * Cg or
-                                      (Cg >= _TRANSPOSED_MIN_C and Fg <= _TRANSPOSED_RATIO_WIDE * Cg))
-        if transposed:
-            # dx is a stride-1 convolution of dout with the flipped, transposed filters
-            # (padding dil*(HH-1) - pad): im2col of dout and one matmul, no col2im.
-            pad_h, pad_w = dil * (HH - 1) - pad, dil * (WW - 1) - pad
-            table_t = _offset_table_rect(HH, WW, dil, pad_h, pad_w, Ho, Wo, H, W)
-            wt = (wd.reshape(groups, Fg, Cg, HH, WW)[:, :, :, ::-1, ::-1]
-                  .transpose(0, 2, 1, 3, 4).reshape(groups, Cg, Fg * HH * WW))
-            per = (C * Ho * Wo + F * H * W) * HH * WW * itemsize
-            nb = _chunk_size(N, per)
-            dcols_buf = np.zeros((nb, F, HH, WW, H, W), dtype)
-        else:
-            w2t = wd.reshape(groups, Fg, K).transpose(0, 2, 1)
-            nb = _chunk_size(N, 2 * C * HH * WW * Ho * Wo * itemsize)
-            dcols_buf = np.empty((nb, C, HH, WW, Ho, Wo), dtype)
-            dx.fill(0)
-        if transposed:
-            # dw from the same columns of dout: dw[f, c, a, b] = sum_p x[c, p] *
-            # dcols[f, HH-1-a, WW-1-b, p], i.e. G = dcols @ x^T of shape (Fg*HH*WW, Cg) per
-            # group: no im2col of x at all in this backward
-            gt = np.zeros((groups, Fg * HH * WW, Cg), dtype)
-            tmp = None
-            db = dout.sum(axis=(0, 2, 3))
-            for s in range(0, N, nb):
-                n = min(nb, N - s)
-                dcols = _im2col(dout[s:s + n], dcols_buf[:n], table_t, HH, WW, dil, 1, pad_h, pad_w)
-                dcols = dcols.reshape(n, groups, Fg * HH * WW, H * W)
-                xs = x[s:s + n].astype(dtype, copy=False).reshape(n, groups, Cg, H * W)
-                if n <= 4 and Fg * HH * WW * H * W >= 65536:   # a few big samples: one GEMM each
-                    if tmp is None:
-                        tmp = np.empty((groups, Fg * HH * WW, Cg), dtype)
-                    for i in range(n):
-                        np.matmul(dcols[i], xs[i].transpose(0, 2, 1), out=tmp)
-                        gt += tmp
-                else:
-                    gt += np.matmul(dcols, xs.transpose(0, 1, 3, 2)).sum(axis=0)
-                np.matmul(wt, dcols, out=dx[s:s + n].reshape(n, groups, Cg, H * W))
-            dw = (gt.reshape(groups, Fg, HH, WW, Cg)[:, :, ::-1, ::-1]
-                  .transpose(0, 1, 4, 2, 3).reshape(F, Cg, HH, WW))
-            return (dx.astype(x.dtype, copy=False), dw.astype(w.dtype, copy=False),
-                    db.astype(b.dtype, copy=False))
-        # dw^T = cols @ dout^T, accumulated as (groups, K, Fg) and transposed once at the end:
-        # measured faster than dout @ cols^T in both float32 and float64 (OpenBLAS, 2 threads)
-        dwt = np.zeros((groups, K, Fg), dtype)
-        tmp = np.empty((groups, K, Fg), dtype)
-        saved = p.get("cols")
-        if saved is not None and (saved.shape[0] != N or saved.dtype != dtype):
-            saved = None
-        cols_buf = np.zeros((nb, C, HH, WW, Ho, Wo), dtype) if saved is None else None
-        db = np.zeros(F, dtype)
-        for s in range(0, N, nb):
-            n = min(nb, N - s)
-            if saved is None:
-                cols = _im2col_direct(x[s:s + n], cols_buf[:n], table)
-            else:
-                cols = saved[s:s + n]
-            cols = cols.reshape(n, groups, K, Ho * Wo)
-            d4 = dout[s:s + n].reshape(n, groups, Fg, Ho * Wo)
-            db += d4.sum(axis=(0, 3)).reshape(F)
-            if n <= 4 and K * Ho * Wo >= 65536:      # a few big samples: one GEMM each
-                for i in range(n):
-                    np.matmul(cols[i], d4[i].transpose(0, 2, 1), out=tmp)
-                    dwt += tmp
-            else:
-                dwt += np.matmul(cols, d4.transpose(0, 1, 3, 2)).sum(axis=0)
-            dcols = dcols_buf[:n]
-            np.matmul(w2t, d4, out=dcols.reshape(n, groups, K, Ho * Wo))
-            _col2im_direct(dcols, dx[s:s + n], table)
-        dw = dwt.transpose(0, 2, 1).reshape(F, Cg, HH, WW)
+        dx, dw, db = _conv_backward_col2im(dout, x, wd, p, dtype)
     return (dx.astype(x.dtype, copy=False), dw.astype(w.dtype, copy=False),
             db.astype(b.dtype, copy=False))
+
+
+def _conv_backward_depthwise(dout, x, wd, p, dtype):
+    """Depthwise (C/groups == 1): multiply-accumulate over kernel offsets on a padded copy."""
+    stride, pad, dil, groups, Ho, Wo = (p["stride"], p["pad"], p["dilation"], p["groups"],
+                                        p["Ho"], p["Wo"])
+    N, C, H, W = x.shape
+    F, _, HH, WW = wd.shape
+    Hp, Wp = H + 2 * pad, W + 2 * pad
+    Fg = F // groups
+    dx = np.empty(x.shape, dtype)
+    wk = wd.reshape(groups, Fg, HH, WW)
+    dwk = np.zeros((groups, Fg, HH, WW), dtype)
+    dxp_buf = None
+    for s, e, xp in _conv_chunks(x, pad, Hp, Wp, C * Hp * Wp + 2 * F * Ho * Wo, dtype):
+        n = e - s
+        if dxp_buf is None:
+            dxp_buf = np.empty((n, C, Hp, Wp), dtype)
+        dxp = dxp_buf[:n]
+        dxp.fill(0)
+        d5 = dout[s:e].reshape(n, groups, Fg, Ho, Wo)
+        for kh in range(HH):
+            rows = _span(kh, dil, stride, Ho)
+            for kw in range(WW):
+                cs = _span(kw, dil, stride, Wo)
+                xs = xp[:, :, rows, cs]
+                if Fg == 1:
+                    d4 = d5[:, :, 0]
+                    dwk[:, 0, kh, kw] += np.einsum("nghw,nghw->g", d4, xs)
+                    dxp[:, :, rows, cs] += d4 * wk[None, :, 0, kh, kw, None, None]
+                else:
+                    dwk[:, :, kh, kw] += np.einsum("ngfhw,nghw->gf", d5, xs)
+                    dxp[:, :, rows, cs] += np.einsum("ngfhw,gf->nghw", d5, wk[:, :, kh, kw])
+        dx[s:e] = dxp[:, :, pad:pad + H, pad:pad + W]
+    return dx, dwk.reshape(F, 1, HH, WW), dout.sum(axis=(0, 2, 3))
+
+
+def _conv_backward_transposed(dout, x, wd, p, dtype):
+    """Stride 1: dx is a stride-1 convolution of dout with the flipped, transposed filters
+    (padding dil*(HH-1) - pad): im2col of dout and one matmul, no col2im. dw comes from the
+    same columns of dout: dw[f, c, a, b] = sum_p x[c, p] * dcols[f, HH-1-a, WW-1-b, p], i.e.
+    G = dcols @ x^T of shape (Fg*HH*WW, Cg) per group: no im2col of x at all."""
+    pad, dil, groups = p["pad"], p["dilation"], p["groups"]
+    Ho, Wo = p["Ho"], p["Wo"]
+    N, C, H, W = x.shape
+    F, Cg, HH, WW = wd.shape
+    Fg = F // groups
+    itemsize = np.dtype(dtype).itemsize
+    dx = np.empty(x.shape, dtype)
+    pad_h, pad_w = dil * (HH - 1) - pad, dil * (WW - 1) - pad
+    table_t = _offset_table_rect(HH, WW, dil, pad_h, pad_w, Ho, Wo, H, W)
+    wt = (wd.reshape(groups, Fg, Cg, HH, WW)[:, :, :, ::-1, ::-1]
+          .transpose(0, 2, 1, 3, 4).reshape(groups, Cg, Fg * HH * WW))
+    per = (C * Ho * Wo + F * H * W) * HH * WW * itemsize
+    nb = _chunk_size(N, per)
+    dcols_buf = np.zeros((nb, F, HH, WW, H, W), dtype)
+    gt = np.zeros((groups, Fg * HH * WW, Cg), dtype)
+    tmp = None
+    db = dout.sum(axis=(0, 2, 3))
+    for s in range(0, N, nb):
+        n = min(nb, N - s)
+        dcols = _im2col(dout[s:s + n], dcols_buf[:n], table_t, HH, WW, dil, 1, pad_h, pad_w)
+        dcols = dcols.reshape(n, groups, Fg * HH * WW, H * W)
+        xs = x[s:s + n].astype(dtype, copy=False).reshape(n, groups, Cg, H * W)
+        if n <= 4 and Fg * HH * WW * H * W >= 65536:   # a few big samples: one GEMM each
+            if tmp is None:
+                tmp = np.empty((groups, Fg * HH * WW, Cg), dtype)
+            for i in range(n):
+                np.matmul(dcols[i], xs[i].transpose(0, 2, 1), out=tmp)
+                gt += tmp
+        else:
+            gt += np.matmul(dcols, xs.transpose(0, 1, 3, 2)).sum(axis=0)
+        np.matmul(wt, dcols, out=dx[s:s + n].reshape(n, groups, Cg, H * W))
+    dw = (gt.reshape(groups, Fg, HH, WW, Cg)[:, :, ::-1, ::-1]
+          .transpose(0, 1, 4, 2, 3).reshape(F, Cg, HH, WW))
+    return dx, dw, db
+
+
+def _conv_backward_col2im(dout, x, wd, p, dtype):
+    """Any stride: dw^T = cols @ dout^T (columns of x rebuilt, or kept by the forward), and
+    dcols = W^T @ dout scattered back onto dx (col2im)."""
+    stride, pad, dil, groups, Ho, Wo = (p["stride"], p["pad"], p["dilation"], p["groups"],
+                                        p["Ho"], p["Wo"])
+    N, C, H, W = x.shape
+    F, Cg, HH, WW = wd.shape
+    Fg = F // groups
+    K = Cg * HH * WW
+    itemsize = np.dtype(dtype).itemsize
+    table = _offset_table(HH, WW, dil, stride, pad, H, W, Ho, Wo)
+    w2t = wd.reshape(groups, Fg, K).transpose(0, 2, 1)
+    nb = _chunk_size(N, 2 * C * HH * WW * Ho * Wo * itemsize)
+    dcols_buf = np.empty((nb, C, HH, WW, Ho, Wo), dtype)
+    dx = np.zeros(x.shape, dtype)
+    # dw^T = cols @ dout^T, accumulated as (groups, K, Fg) and transposed once at the end:
+    # measured faster than dout @ cols^T in both float32 and float64 (OpenBLAS, 2 threads)
+    dwt = np.zeros((groups, K, Fg), dtype)
+    tmp = np.empty((groups, K, Fg), dtype)
+    saved = p.get("cols")
+    if saved is not None and (saved.shape[0] != N or saved.dtype != dtype):
+        saved = None
+    cols_buf = np.zeros((nb, C, HH, WW, Ho, Wo), dtype) if saved is None else None
+    db = np.zeros(F, dtype)
+    for s in range(0, N, nb):
+        n = min(nb, N - s)
+        if saved is None:
+            cols = _im2col_direct(x[s:s + n], cols_buf[:n], table)
+        else:
+            cols = saved[s:s + n]
+        cols = cols.reshape(n, groups, K, Ho * Wo)
+        d4 = dout[s:s + n].reshape(n, groups, Fg, Ho * Wo)
+        db += d4.sum(axis=(0, 3)).reshape(F)
+        if n <= 4 and K * Ho * Wo >= 65536:      # a few big samples: one GEMM each
+            for i in range(n):
+                np.matmul(cols[i], d4[i].transpose(0, 2, 1), out=tmp)
+                dwt += tmp
+        else:
+            dwt += np.matmul(cols, d4.transpose(0, 1, 3, 2)).sum(axis=0)
+        dcols = dcols_buf[:n]
+        np.matmul(w2t, d4, out=dcols.reshape(n, groups, K, Ho * Wo))
+        _col2im_direct(dcols, dx[s:s + n], table)
+    return dx, dwt.transpose(0, 2, 1).reshape(F, Cg, HH, WW), db
 
 
 # ----------------------------------------------------------------------------------------
