@@ -4,6 +4,7 @@ Runs on a small synthetic notebook built here and on every real notebooks/NN_*.i
 """
 from __future__ import annotations
 
+import ast
 import contextlib
 import io
 import os
@@ -150,8 +151,14 @@ def _run_exercises(nb, namespace=None) -> list[str]:
                     exec(compile(cell.source, f"<cell {index}>", "exec"), namespace)
                 except NotImplementedError:
                     pass  # a top-level stub raises when run; a def does not
-            else:
-                exec(compile(cell.source, f"<cell {index}>", "exec"), namespace)  # must not raise
+            else:  # must not raise; like IPython, the value of a last bare expression is shown
+                tree = ast.parse(cell.source)
+                last = tree.body.pop() if tree.body and isinstance(tree.body[-1], ast.Expr) else None
+                exec(compile(tree, f"<cell {index}>", "exec"), namespace)
+                if last is not None:
+                    value = eval(compile(ast.Expression(last.value), f"<cell {index}>", "eval"), namespace)
+                    if value is not None:
+                        print(value)
                 printed.append(buffer.getvalue())
     return printed
 
@@ -246,7 +253,7 @@ def test_command_line_reports_bad_markers(tmp_path, capsys):
 
 
 def test_default_output_is_the_ignored_exercises_folder():
-    assert "exercises/" in (ROOT / ".gitignore").read_text().splitlines()
+    assert "/exercises/" in (ROOT / ".gitignore").read_text().splitlines()
     assert "exercises" in (ROOT / "pyproject.toml").read_text()  # pytest does not collect it
 
 
@@ -275,8 +282,9 @@ def test_real_notebook_follows_the_exercise_convention(path):
             assert k + 1 < len(code) and "exercise-check" in code[k + 1][1].metadata.get("tags", []), \
                 f"{path.name} cell {i}: an exercise cell must be followed by a cell tagged `exercise-check`"
         if "exercise-check" in tags:
-            assert "check(" in cell.source and "print(" in cell.source, \
-                f"{path.name} cell {i}: a check cell prints check(...)'s verdict"
+            last = cell.source.strip().splitlines()[-1].strip()
+            assert "check(" in cell.source and (last.startswith("check(") or last == "result"), \
+                f"{path.name} cell {i}: a check cell ends with check(...) (or `result`) so the verdict displays"
 
 
 @pytest.mark.parametrize("path", WITH_EXERCISES, ids=[p.stem for p in WITH_EXERCISES])
