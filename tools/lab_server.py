@@ -71,9 +71,10 @@ class WorkbookContentsManager(AsyncLargeFileManager):
                 shown = copy.relative_to(Path(self.root_dir)).as_posix()
             except ValueError:
                 shown = str(copy)
-            mine = (f" Your own copy to work in is {shown}"
-                    if copy.exists() else f" Work in {Path(self.learner_dir).name}/ instead")
-            mine += "; use File > Save As… to keep a copy of this one there."
+            folder = Path(self.learner_dir).name
+            mine = (f" Your own copy to work in is {shown}." if copy.exists() else
+                    f" Work in {folder}/ instead.")
+            mine += f" (File > Save As… saves a copy of this one into {folder}/.)"
         raise web.HTTPError(403, f"Cannot {action} {name}: it is part of the workbook's "
                                  f"read-only reference, kept unchanged.{mine}")
 
@@ -108,6 +109,14 @@ class WorkbookContentsManager(AsyncLargeFileManager):
         target = to_path if to_path is not None else from_path.strip("/").rpartition("/")[0]
         self._refuse(target, "copy a file into")
         return await super().copy(from_path, to_path)
+
+    async def create_checkpoint(self, path):
+        """JupyterLab asks for a checkpoint of every file it opens. A read-only file cannot
+        change, so its checkpoint is the file itself: nothing is written next to it."""
+        if self.is_read_only(path):
+            model = await self.get(path, content=False)
+            return {"id": "checkpoint", "last_modified": model["last_modified"]}
+        return await super().create_checkpoint(path)
 
     async def restore_checkpoint(self, checkpoint_id, path):
         self._refuse(path, "restore a checkpoint over")
