@@ -110,13 +110,27 @@ class WorkbookContentsManager(AsyncLargeFileManager):
         self._refuse(target, "copy a file into")
         return await super().copy(from_path, to_path)
 
+    # -- checkpoints: JupyterLab lists and makes one for every file it opens. A read-only
+    # file cannot change, so its one checkpoint is the file itself, and nothing (not even an
+    # empty .ipynb_checkpoints/ folder) is written next to it.
+    async def _self_checkpoint(self, path):
+        model = await self.get(path, content=False)
+        return {"id": "checkpoint", "last_modified": model["last_modified"]}
+
     async def create_checkpoint(self, path):
-        """JupyterLab asks for a checkpoint of every file it opens. A read-only file cannot
-        change, so its checkpoint is the file itself: nothing is written next to it."""
         if self.is_read_only(path):
-            model = await self.get(path, content=False)
-            return {"id": "checkpoint", "last_modified": model["last_modified"]}
+            return await self._self_checkpoint(path)
         return await super().create_checkpoint(path)
+
+    async def list_checkpoints(self, path):
+        if self.is_read_only(path):
+            return [await self._self_checkpoint(path)]
+        return await super().list_checkpoints(path)
+
+    async def delete_checkpoint(self, checkpoint_id, path):
+        if self.is_read_only(path):
+            return None
+        return await super().delete_checkpoint(checkpoint_id, path)
 
     async def restore_checkpoint(self, checkpoint_id, path):
         self._refuse(path, "restore a checkpoint over")

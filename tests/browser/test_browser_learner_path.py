@@ -201,6 +201,8 @@ def test_learner_path_on_a_fresh_clone(clone, clone_server, clone_context, noteb
             '.jp-NotebookPanel:not(.lm-mod-hidden) .jp-OutputArea-output .jupyter-widgets').length > 0""",
             timeout=60_000)
         again.page.wait_for_timeout(2000)
+        again.page.locator(".jp-NotebookPanel:not(.lm-mod-hidden) .jp-OutputArea-output "
+                           ".jupyter-widgets").first.scroll_into_view_if_needed()
         screenshot(again.page, "7_learner_reopened")
         problems = again.problems()
         assert not problems, "the reopened notebook shows:\n" + "\n".join(problems)
