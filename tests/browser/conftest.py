@@ -357,15 +357,19 @@ def current_notebook_hashes():
     return notebook_hashes
 
 
-@pytest.fixture(scope="session")
-def lab_server(tmp_path_factory, notebook_hashes_before):
-    server = LabServer(tmp_path_factory.mktemp("jupyterlab"))
+def running(server: LabServer, failure: str):
+    """Start `server` (or fail the test with `failure` and why), yield it, then stop it."""
     try:
         server.start()
     except (RuntimeError, OSError) as err:
-        pytest.fail(f"could not start JupyterLab: {err}", pytrace=False)
+        pytest.fail(f"{failure}: {err}", pytrace=False)
     yield server
     server.stop()
+
+
+@pytest.fixture(scope="session")
+def lab_server(tmp_path_factory, notebook_hashes_before):
+    yield from running(LabServer(tmp_path_factory.mktemp("jupyterlab")), "could not start JupyterLab")
 
 
 # ----------------------------------------------------------------------------- the browser
@@ -613,13 +617,8 @@ def clone(tmp_path_factory, chromium_browser):
 @pytest.fixture(scope="module")
 def clone_server(tmp_path_factory, clone):
     """The README's lab command running in the clone (see CloneLabServer)."""
-    server = CloneLabServer(tmp_path_factory.mktemp("clone-lab"), root=clone)
-    try:
-        server.start()
-    except (RuntimeError, OSError) as err:
-        pytest.fail(f"the lab command did not start in the clone: {err}", pytrace=False)
-    yield server
-    server.stop()
+    yield from running(CloneLabServer(tmp_path_factory.mktemp("clone-lab"), root=clone),
+                       "the lab command did not start in the clone")
 
 
 @pytest.fixture(scope="module")
