@@ -146,6 +146,7 @@ HOSTILE = [
     (["--ip=myhost.example.org"], "non-loopback"),
     (["--ServerApp.ip=0.0.0.0"], "non-loopback"),
     (["--NotebookApp.ip=0.0.0.0"], "non-loopback"),
+    (["--KernelManager.ip=0.0.0.0"], "non-loopback"),  # the kernels' own ports
     (["--ServerApp.allow_remote_access=True"], "--allow-remote"),
 ]
 
