@@ -31,12 +31,13 @@ def _load(name: str, path: Path):
 
 
 wb = _load("workbook", ROOT / "workbook.py")
+opts = wb.lab_options()  # tools/lab_options.py, as workbook.py loads it
 
 
 def settings_of(cmd: list[str]) -> dict[str, list[str]]:
     """{setting: [values]} of the `--Class.trait=value` words of a lab command."""
     found: dict[str, list[str]] = {}
-    items, _ = wb.parse_lab_options(cmd[2:])
+    items, _ = opts.parse_lab_options(cmd[2:])
     for setting, value, _words in items:
         if setting:
             found.setdefault(setting, []).append(value)
@@ -100,7 +101,7 @@ def test_relative_notebook_dir_is_taken_from_where_the_command_runs(tmp_path):
 
 
 def test_missing_notebook_dir_is_a_clear_error(tmp_path):
-    with pytest.raises(wb.LabOptionError, match="there is no folder .*nowhere"):
+    with pytest.raises(opts.LabOptionError, match="there is no folder .*nowhere"):
         wb.lab_command(["--notebook-dir=nowhere"], root=ROOT, cwd=tmp_path)
 
 
@@ -111,7 +112,7 @@ def test_learner_folder_is_where_the_file_browser_starts(tmp_path):
 
 
 def test_option_without_its_value_is_a_clear_error():
-    with pytest.raises(wb.LabOptionError, match="--port needs a value"):
+    with pytest.raises(opts.LabOptionError, match="--port needs a value"):
         wb.lab_command(["--port"], root=ROOT, cwd=ROOT)
 
 
@@ -153,7 +154,7 @@ HOSTILE = [
 
 @pytest.mark.parametrize("extra, says", HOSTILE)
 def test_unsafe_option_is_refused_with_a_reason(extra, says):
-    with pytest.raises(wb.LabOptionError) as err:
+    with pytest.raises(opts.LabOptionError) as err:
         wb.lab_command(extra, root=ROOT, cwd=ROOT)
     message = str(err.value)
     assert says in message
@@ -161,7 +162,7 @@ def test_unsafe_option_is_refused_with_a_reason(extra, says):
 
 
 def test_every_unsafe_option_is_named_at_once():
-    with pytest.raises(wb.LabOptionError) as err:
+    with pytest.raises(opts.LabOptionError) as err:
         wb.lab_command(["--ip=0.0.0.0", "--IdentityProvider.token="], root=ROOT, cwd=ROOT)
     assert len(str(err.value).splitlines()) == 2
 
@@ -172,7 +173,7 @@ def test_allow_remote_allows_another_address_but_never_an_empty_token():
     assert settings_of(cmd)["ServerApp.ip"] == ["0.0.0.0"]
     assert wb.lab_command(["--allow-remote", "--ServerApp.allow_remote_access=True"],
                           root=ROOT, cwd=ROOT)
-    with pytest.raises(wb.LabOptionError, match="token authentication off"):
+    with pytest.raises(opts.LabOptionError, match="token authentication off"):
         wb.lab_command(["--allow-remote", "--ip=0.0.0.0", "--IdentityProvider.token="],
                        root=ROOT, cwd=ROOT)
 
@@ -191,7 +192,7 @@ def test_refused_option_stops_before_any_set_up(monkeypatch, capsys):
     ("10.0.0.1", False), ("example.org", False),
 ])
 def test_is_loopback(host, loopback):
-    assert wb.is_loopback(host) is loopback
+    assert opts.is_loopback(host) is loopback
 
 
 # ----------------------------------------------------------------------------- what JupyterLab reads
@@ -257,15 +258,15 @@ class FakeServer:
 ])
 def test_unsafe_settings_in_force_are_found(changes, says):
     lab_server = _lab_server()
-    assert lab_server.settings_problems(FakeServer(), allow_remote=False, workbook=wb) == []
-    problems = lab_server.settings_problems(FakeServer(**changes), allow_remote=False, workbook=wb)
+    assert lab_server.settings_problems(FakeServer(), allow_remote=False) == []
+    problems = lab_server.settings_problems(FakeServer(**changes), allow_remote=False)
     assert len(problems) == 1 and says in problems[0]
 
 
 def test_allow_remote_in_force_still_needs_the_token():
     lab_server = _lab_server()
-    assert lab_server.settings_problems(FakeServer(ip="0.0.0.0"), True, workbook=wb) == []
-    assert lab_server.settings_problems(FakeServer(ip="0.0.0.0", token=""), True, workbook=wb)
+    assert lab_server.settings_problems(FakeServer(ip="0.0.0.0"), True) == []
+    assert lab_server.settings_problems(FakeServer(ip="0.0.0.0", token=""), True)
 
 
 def test_a_config_file_that_empties_the_token_stops_the_launch(tmp_path):

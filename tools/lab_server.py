@@ -20,25 +20,14 @@ runs from it; the kernels it starts never see that):
 """
 from __future__ import annotations
 
-import importlib.util
 import os
 import sys
 from pathlib import Path
 
+import lab_options
 from jupyter_server.services.contents.largefilemanager import AsyncLargeFileManager
 from tornado import web
 from traitlets import List, Unicode
-
-ROOT = Path(__file__).resolve().parent.parent
-
-
-def _load_workbook():
-    """workbook.py (the repository's command file) as a module, for its option rules."""
-    spec = importlib.util.spec_from_file_location("workbook", ROOT / "workbook.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
 
 class WorkbookContentsManager(AsyncLargeFileManager):
     """The default files API, except that the `read_only` paths can be read but never changed."""
@@ -137,24 +126,24 @@ class WorkbookContentsManager(AsyncLargeFileManager):
         return await super().restore_checkpoint(checkpoint_id, path)
 
 
-def settings_problems(serverapp, allow_remote: bool, workbook=None) -> list[str]:
+def settings_problems(serverapp, allow_remote: bool) -> list[str]:
     """What is unsafe in a configured (not yet listening) ServerApp; [] when all is well."""
-    workbook = workbook or _load_workbook()
+    say = lab_options.LAB_MESSAGES
     problems = []
     provider = getattr(serverapp, "identity_provider", None)
     token = getattr(provider, "token", "")
     if not token or not getattr(provider, "auth_enabled", False):
-        problems.append(workbook.LAB_MESSAGES["token"].format(option="the configuration in force"))
+        problems.append(say["token"].format(option="the configuration in force"))
     if serverapp.disable_check_xsrf or (serverapp.tornado_settings or {}).get("xsrf_cookies") is False:
-        problems.append(workbook.LAB_MESSAGES["xsrf"].format(option="the configuration in force"))
+        problems.append(say["xsrf"].format(option="the configuration in force"))
     if serverapp.allow_origin == "*" or serverapp.allow_origin_pat:
-        problems.append(workbook.LAB_MESSAGES["origin"].format(option="the configuration in force"))
+        problems.append(say["origin"].format(option="the configuration in force"))
     if not serverapp.sock and not allow_remote:
-        if not workbook.is_loopback(serverapp.ip):
-            problems.append(workbook.LAB_MESSAGES["ip"].format(
+        if not lab_options.is_loopback(serverapp.ip):
+            problems.append(say["ip"].format(
                 option=f"the configuration in force (ip={serverapp.ip!r})"))
         elif serverapp.allow_remote_access:
-            problems.append(workbook.LAB_MESSAGES["remote_access"].format(
+            problems.append(say["remote_access"].format(
                 option="the configuration in force"))
     return problems
 
