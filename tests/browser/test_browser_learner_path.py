@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import subprocess
 import time
 import urllib.error
@@ -242,8 +243,12 @@ def test_complete_notebooks_are_read_only(clone, clone_server, clone_context, no
         first = nb.page.locator(".jp-NotebookPanel:not(.lm-mod-hidden) .jp-Notebook .jp-Cell").first
         first.click()
         nb.page.keyboard.press("Escape")
+        # JupyterLab knows: a "read-only" badge, and Ctrl-S answers with a notification
+        nb.page.locator(".jp-NotebookPanel:not(.lm-mod-hidden)").get_by_text(
+            "is read-only").first.wait_for(timeout=30_000)
         nb.page.keyboard.press("Control+s")
-        nb.page.get_by_text("is read-only", exact=False).first.wait_for(timeout=30_000)
+        nb.page.get_by_text(re.compile(r"01_history\.ipynb is read-only\. Use .Save as")) \
+            .first.wait_for(timeout=30_000)
         screenshot(nb.page, "7_reference_read_only")
     finally:
         nb.close()
