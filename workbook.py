@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """One entry point for the workbook: set up, study, test.
 
-    python3 workbook.py lab          # set up (once) and open the notebooks in JupyterLab
+    python3 workbook.py lab          # set up (once), open the workbook in JupyterLab at START_HERE.md
     python3 workbook.py test         # set up (once) and run every test, notebooks included
     python3 workbook.py notebooks    # re-execute every notebook in place (refresh stored outputs)
     python3 workbook.py exercises    # write the learner edition into exercises/ (never overwrites)
@@ -96,21 +96,164 @@ def warm_caches(py: Path) -> None:
                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
-def lab_command(extra: list[str]) -> list[str]:
-    """JupyterLab on notebooks/, on 127.0.0.1 only, with token authentication left on."""
-    cmd = [str(venv_bin("jupyter")), "lab",
-           f"--notebook-dir={ROOT / 'notebooks'}",
-           "--ServerApp.ip=127.0.0.1",
-           "--ServerApp.open_browser=False" if os.environ.get("CI") else "--ServerApp.open_browser=True"]
+# ----------------------------------------------------------------------------- lab
+START_PAGE = "START_HERE.md"      # opened first; lists the notebooks and the source notes
+LEARNER_DIR = "exercises"          # the learner's own copies (the learner edition)
+REFERENCE_DIR = "notebooks"        # the complete notebooks: a read-only reference in the lab
+
+
+def lab_options():
+    """tools/lab_options.py (standard library only): the lab command's option rules."""
+    if "lab_options" not in sys.modules:
+        import importlib.util
+
+        spec = importlib.util.spec_from_file_location("lab_options", ROOT / "tools" / "lab_options.py")
+        module = importlib.util.module_from_spec(spec)
+        sys.modules["lab_options"] = module
+        spec.loader.exec_module(module)
+    return sys.modules["lab_options"]
+
+
+def _inside(path: Path, folder: Path) -> bool:
+    try:
+        path.resolve().relative_to(folder.resolve())
+        return True
+    except ValueError:
+        return False
+
+
+def lab_command(extra: list[str], root: Path | None = None, cwd: Path | None = None) -> list[str]:
+    """The JupyterLab command of `workbook.py lab` (LabOptionError for a refused option).
+
+    Serves the repository (the start page, exercises/ and notebooks/) on 127.0.0.1 with
+    token authentication on; notebooks/ and the start page are read-only in the lab
+    (tools/lab_server.py); tools/lab_settings/overrides.json changes JupyterLab's defaults
+    (widget state saved with the notebook, Markdown opened as a page) for this server only.
+    The user's options come last and replace the lab command's own choice of the same
+    setting; a relative --notebook-dir is taken from `cwd` (default: the current folder).
+    """
+    opts = lab_options()
+    root = Path(root or ROOT)
+    cwd = Path(cwd or os.getcwd())
+    items, allow_remote = opts.parse_lab_options(extra)
+    refused = opts.lab_refusals(items, allow_remote)
+    if refused:
+        raise opts.LabOptionError("\n".join(refused))
+    given = {setting for setting, _, _ in items if setting}
+    user_words: list[str] = []
+    serve = root
+    for setting, value, words in items:
+        if setting == "ServerApp.root_dir":  # made absolute: the server runs in the repository
+            serve = (cwd / os.path.expanduser(opts.unquote(value))).resolve()
+            if not serve.is_dir():
+                raise opts.LabOptionError(f"{' '.join(words)}: there is no folder {serve}")
+            user_words.append(f"--ServerApp.root_dir={serve}")
+        else:
+            user_words.extend(words)
+
+    browser = "False" if os.environ.get("CI") else "True"
+    ours = {
+        "ServerApp.root_dir": str(serve),
+        "ServerApp.ip": "127.0.0.1",
+        "ServerApp.open_browser": browser,
+        "ServerApp.contents_manager_class": "lab_server.WorkbookContentsManager",
+        "LabApp.app_settings_dir": str(root / "tools" / "lab_settings"),
+    }
+    start_page = root / START_PAGE
+    if _inside(start_page, serve) and start_page.exists():
+        rel = start_page.resolve().relative_to(serve.resolve()).as_posix()
+        ours["LabApp.default_url"] = f"/lab/tree/{rel}"
+    learner = root / LEARNER_DIR
+    if learner.is_dir() and _inside(learner, serve) and learner.resolve() != serve.resolve():
+        ours["ContentsManager.preferred_dir"] = learner.resolve().relative_to(serve.resolve()).as_posix()
     if hasattr(os, "geteuid") and os.geteuid() == 0:
-        cmd.append("--allow-root")
-    return cmd + extra
+        ours["ServerApp.allow_root"] = "True"
+
+    tools = root / "tools"
+    cmd = [str(venv_python()), str(tools / "lab_server.py")]
+    if allow_remote:
+        cmd.append("--allow-remote")
+    cmd += [f"--{setting}={value}" for setting, value in ours.items() if setting not in given]
+    cmd += [f"--WorkbookContentsManager.read_only={root / REFERENCE_DIR}",
+            f"--WorkbookContentsManager.read_only={start_page}",
+            f"--WorkbookContentsManager.learner_dir={learner}"]
+    return cmd + user_words
+
+
+def ensure_learner_edition(root: Path | None = None) -> None:
+    """Write the learner edition (exercises/) when a notebook has no copy there yet; the
+    writer never overwrites a file that exists (the learner's work)."""
+    root = Path(root or ROOT)
+    names = [p.name for p in sorted((root / REFERENCE_DIR).glob("[0-9][0-9]_*.ipynb"))]
+    missing = [n for n in names if not (root / LEARNER_DIR / n).exists()]
+    if not missing:
+        return
+    _say(f"writing your copies of the notebooks into {LEARNER_DIR}/ "
+         f"({len(missing)} missing; files already there are kept) ...")
+    if cmd_exercises([]) != 0:
+        _say(f"could not write {LEARNER_DIR}/ (see the message above); JupyterLab starts "
+             f"anyway, with the notebooks in {REFERENCE_DIR}/ readable")
+
+
+def run_until_stopped(cmd: list[str], env: dict | None = None, grace: float = 60.0) -> int:
+    """Run `cmd` (JupyterLab) until it exits or this process is told to stop.
+
+    Ctrl-C, SIGTERM or SIGHUP here become one SIGTERM to JupyterLab, which then shuts its
+    kernels down and exits; a second signal, or `grace` seconds without exiting, kills it.
+    JupyterLab runs in its own session, so a terminal's Ctrl-C reaches only this process
+    (no "Shut down this Jupyter server (y/[n])?" question)."""
+    import signal
+    import threading
+
+    posix = os.name != "nt"
+    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, start_new_session=posix)
+    stops: list[int] = []
+
+    def kill() -> None:
+        if proc.poll() is None:
+            proc.kill()
+
+    def on_signal(signum, _frame) -> None:
+        stops.append(signum)
+        if len(stops) == 1:
+            _say("stopping JupyterLab (its kernels are shut down first) ...")
+            if proc.poll() is None:
+                proc.terminate()
+            timer = threading.Timer(grace, kill)
+            timer.daemon = True
+            timer.start()
+        else:
+            _say("stopping JupyterLab now")
+            kill()
+
+    wanted = [signal.SIGINT, signal.SIGTERM] + ([signal.SIGHUP] if hasattr(signal, "SIGHUP") else [])
+    previous = {sig: signal.signal(sig, on_signal) for sig in wanted}
+    try:
+        code = proc.wait()
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        kill()
+    if stops:
+        _say("JupyterLab stopped")
+        return 0
+    return code
 
 
 def cmd_lab(extra: list[str]) -> int:
+    try:
+        lab_command(extra)  # refuse unsafe options before any set-up
+    except lab_options().LabOptionError as err:
+        for line in str(err).splitlines():
+            print(f"[workbook] refused: {line}", file=sys.stderr)
+        return 2
     ensure_env(wanted_extras("lab"))
-    _say("starting JupyterLab on http://127.0.0.1 (the URL with its token is printed below)")
-    return _run(lab_command(extra))
+    ensure_learner_edition()
+    cmd = lab_command(extra)
+    _say(f"starting JupyterLab (the URL with its token is printed below). "
+         f"Work in {LEARNER_DIR}/; {REFERENCE_DIR}/ is the complete, read-only reference; "
+         f"{START_PAGE} says where to begin. Stop with Ctrl-C.")
+    return run_until_stopped(cmd)
 
 
 def cmd_test(extra: list[str]) -> int:

@@ -133,18 +133,6 @@ def test_sanitizer_keeps_what_matters(a, b):
     assert _sanitize(a) != _sanitize(b)
 
 
-def test_lab_command_is_local_with_token_on():
-    wb = _load_workbook()
-    cmd = wb.lab_command([])
-    joined = " ".join(cmd)
-    assert "--ServerApp.ip=127.0.0.1" in cmd
-    assert f"--notebook-dir={ROOT / 'notebooks'}" in cmd
-    # never disable authentication
-    assert "token=''" not in joined and 'token=""' not in joined
-    assert "--IdentityProvider.token=" not in joined and "--ServerApp.token=" not in joined
-    assert "disable_check_xsrf" not in joined and "--ip=0.0.0.0" not in joined
-
-
 def test_environment_is_reused_when_unchanged(tmp_path, monkeypatch):
     """A second run with the same pyproject and extras must not reinstall anything."""
     wb = _load_workbook()

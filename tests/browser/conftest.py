@@ -1,7 +1,8 @@
 """End-to-end tests of the workbook in JupyterLab, driven by Chromium through Playwright.
 
-One JupyterLab server (started like `python3 workbook.py lab`, on notebooks/) and one
-headless Chromium serve the whole session. See tests/browser/README.md.
+One JupyterLab server (started like `python3 workbook.py lab`: the repository with its
+start page, notebooks/ read-only) and one headless Chromium serve the whole session; the
+fresh-clone scenario starts its own server in a clone. See tests/browser/README.md.
 """
 from __future__ import annotations
 
@@ -131,11 +132,16 @@ def notebook_hashes(directory: Path = NOTEBOOK_DIR) -> dict[str, str]:
 
 class LabServer:
     """JupyterLab as `workbook.py lab` starts it, plus test isolation (private dirs, port,
-    token, settings). Stopped by its own PID: kernels via the API, then its process group."""
+    token, settings). Stopped by its own PID: kernels via the API, then its process group.
 
-    def __init__(self, workdir: Path, notebook_dir: Path = NOTEBOOK_DIR):
+    `root` is the repository whose lab command runs (this one, or a fresh clone)."""
+
+    start_timeout = SERVER_START_TIMEOUT
+
+    def __init__(self, workdir: Path, root: Path = ROOT):
         self.workdir = Path(workdir)
-        self.notebook_dir = Path(notebook_dir)
+        self.root = Path(root)
+        self.notebook_dir = self.root / "notebooks"
         self.port = free_port()
         self.token = secrets.token_hex(24)
         self.url = f"http://127.0.0.1:{self.port}"
@@ -151,22 +157,21 @@ class LabServer:
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(json.dumps(values, indent=2))
 
+    def extra_options(self) -> list[str]:
+        """What the tests add to the README command: a free port, a known token, no browser
+        tab. (Options pass through `workbook.py lab`, which refuses unsafe ones.)"""
+        return ["--port", str(self.port), "--ServerApp.port_retries=0",
+                f"--IdentityProvider.token={self.token}", "--no-browser"]
+
     def command(self) -> list[str]:
-        extra = [f"--ServerApp.port={self.port}", "--ServerApp.port_retries=0",
-                 f"--IdentityProvider.token={self.token}",
-                 # JupyterLab saves a checkpoint (a copy) of every notebook it opens: keep those
-                 # copies out of notebooks/ (an absolute path replaces .ipynb_checkpoints/)
-                 f"--FileCheckpoints.checkpoint_dir={self.workdir / 'checkpoints'}"]
-        # README's command, minus its "open a browser tab" choice (a flag may appear only once)
-        cmd = [c for c in workbook.lab_command(extra)
-               if not c.startswith("--ServerApp.open_browser=")]
-        cmd.append("--ServerApp.open_browser=False")
+        cmd = workbook.lab_command(self.extra_options(), root=self.root, cwd=self.root)
         if not Path(cmd[0]).exists():  # not inside the workbook's .venv: same interpreter
-            cmd = [sys.executable, "-m", "jupyter", *cmd[1:]]
-        if self.notebook_dir != NOTEBOOK_DIR:  # only for trying the fixture elsewhere
-            cmd = [c for c in cmd if not c.startswith("--notebook-dir=")]
-            cmd.insert(3, f"--notebook-dir={self.notebook_dir}")
+            cmd = [sys.executable, *cmd[1:]]
         return cmd
+
+    def api_path(self, name: str) -> str:
+        """API path of notebook `name` of notebooks/ (the server serves the repository)."""
+        return f"notebooks/{name}"
 
     def env(self) -> dict[str, str]:
         env = dict(os.environ)
@@ -188,10 +193,10 @@ class LabServer:
         self._write_settings(Path(env["JUPYTERLAB_SETTINGS_DIR"]))
         self.started_at = time.strftime("%H:%M:%S")
         self.log = open(self.log_path, "wb")
-        self.proc = subprocess.Popen(self.command(), cwd=ROOT, env=env, stdin=subprocess.DEVNULL,
+        self.proc = subprocess.Popen(self.command(), cwd=self.root, env=env, stdin=subprocess.DEVNULL,
                                      stdout=self.log, stderr=subprocess.STDOUT,
                                      start_new_session=True)
-        deadline = time.monotonic() + SERVER_START_TIMEOUT
+        deadline = time.monotonic() + self.start_timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"JupyterLab exited with code {self.proc.returncode}:\n"
@@ -204,7 +209,7 @@ class LabServer:
             time.sleep(0.5)
         self.stop()
         raise RuntimeError(f"JupyterLab did not answer /api/status within "
-                           f"{SERVER_START_TIMEOUT} s:\n" + self.log_tail())
+                           f"{self.start_timeout} s:\n" + self.log_tail())
 
     def log_tail(self, lines: int = 40) -> str:
         try:
@@ -280,6 +285,67 @@ class LabServer:
         self.proc = None
 
 
+# The clone's own workbook.py, run as `python3 workbook.py lab ...` would run it, except that
+# it uses this environment (argv[2]) instead of creating and installing a .venv in the clone.
+CLONE_LAB_SCRIPT = """
+import importlib.util, sys
+from pathlib import Path
+root, venv = Path(sys.argv[1]), Path(sys.argv[2])
+spec = importlib.util.spec_from_file_location("workbook", root / "workbook.py")
+wb = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(wb)
+wb.VENV, wb.STAMP = venv, venv / ".workbook-installed"
+wb.ensure_env = lambda extras: wb.venv_python()
+sys.exit(wb.main(["lab", *sys.argv[3:]]))
+"""
+
+
+class CloneLabServer(LabServer):
+    """`python3 workbook.py lab` in a fresh `git clone` of this repository: the clone's own
+    workbook.py, start page, tools/ and package (PYTHONPATH, so its kernels import the clone's
+    cs231n_utils), with this environment's packages instead of a second install."""
+
+    start_timeout = 180  # s: the first run also writes the learner edition
+
+    def command(self) -> list[str]:
+        return [sys.executable, "-c", CLONE_LAB_SCRIPT, str(self.root), sys.prefix,
+                *self.extra_options()]
+
+    def env(self) -> dict[str, str]:
+        env = super().env()
+        env["PYTHONPATH"] = str(self.root)
+        return env
+
+    def jupyter_pid(self) -> int | None:
+        """PID of the JupyterLab process (from its server file in the private runtime dir)."""
+        for info in sorted((self.workdir / "runtime").glob("jpserver-*.json")):
+            try:
+                return int(json.loads(info.read_text())["pid"])
+            except (OSError, ValueError, KeyError):
+                continue
+        return None
+
+    def stop_with_sigterm(self, timeout: float = 90) -> int | None:
+        """SIGTERM to the lab command, as a service manager or `kill` would send it; its exit
+        code, or None if it did not exit within `timeout` s (then `stop()` cleans up)."""
+        if self.proc is None or self.proc.poll() is not None:
+            return None if self.proc is None else self.proc.returncode
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            return self.proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            return None
+
+    def stop(self) -> None:
+        pid = self.jupyter_pid()
+        super().stop()
+        if pid is not None:  # JupyterLab runs in its own session: never leave it behind
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
+
+
 @pytest.fixture(scope="session")
 def notebook_hashes_before():
     return notebook_hashes()
@@ -291,15 +357,19 @@ def current_notebook_hashes():
     return notebook_hashes
 
 
-@pytest.fixture(scope="session")
-def lab_server(tmp_path_factory, notebook_hashes_before):
-    server = LabServer(tmp_path_factory.mktemp("jupyterlab"))
+def running(server: LabServer, failure: str):
+    """Start `server` (or fail the test with `failure` and why), yield it, then stop it."""
     try:
         server.start()
     except (RuntimeError, OSError) as err:
-        pytest.fail(f"could not start JupyterLab: {err}", pytrace=False)
+        pytest.fail(f"{failure}: {err}", pytrace=False)
     yield server
     server.stop()
+
+
+@pytest.fixture(scope="session")
+def lab_server(tmp_path_factory, notebook_hashes_before):
+    yield from running(LabServer(tmp_path_factory.mktemp("jupyterlab")), "could not start JupyterLab")
 
 
 # ----------------------------------------------------------------------------- the browser
@@ -371,27 +441,33 @@ except ImportError:  # the fixtures skip (or fail) with the reason
 class NotebookPage:
     """One notebook open in its own JupyterLab tab, with its own kernel."""
 
-    def __init__(self, context, server: LabServer, name: str):
+    def __init__(self, context, server: LabServer, name: str, path: str | None = None,
+                 page=None):
         self.server = server
         self.name = name
-        self.page = context.new_page()
+        self.path = path or server.api_path(name)  # where the server has it
+        self.page = page or context.new_page()  # `page`: one that already shows the notebook
         self.console: list[str] = []
         self.page.on("console", lambda msg: self.console.append(f"{msg.type}: {msg.text}"))
         self.page.on("pageerror", lambda err: self.console.append(f"pageerror: {err}"))
 
     # -- opening and running
     def open(self) -> "NotebookPage":
-        workspace = re.sub(r"[^A-Za-z0-9]+", "-", self.name)
+        workspace = re.sub(r"[^A-Za-z0-9]+", "-", self.path)
         self.page.goto(f"{self.server.url}/lab/workspaces/{workspace}/tree/"
-                       f"{urllib.parse.quote(self.name)}?reset")
+                       f"{urllib.parse.quote(self.path)}?reset")
+        return self.wait_ready()
+
+    def wait_ready(self) -> "NotebookPage":
+        """Wait until the notebook shows its cells and its kernel is started and idle."""
         self.page.wait_for_selector(".jp-NotebookPanel .jp-Cell", timeout=60_000)
         # The toolbar says "idle" before any kernel exists: first let the server report this
         # notebook's kernel started and idle, then the page show it connected and idle.
         deadline = time.monotonic() + KERNEL_START_TIMEOUT
-        while self.server.session_kernel_state(self.name) != "idle":
+        while self.server.session_kernel_state(self.path) != "idle":
             if time.monotonic() > deadline:
                 raise AssertionError(f"{self.name}: no idle kernel after {KERNEL_START_TIMEOUT} s "
-                                     f"(server says {self.server.session_kernel_state(self.name)!r})")
+                                     f"(server says {self.server.session_kernel_state(self.path)!r})")
             time.sleep(0.5)
         self.wait_kernel_idle(timeout=KERNEL_START_TIMEOUT)
         return self
@@ -505,7 +581,7 @@ class NotebookCache:
         nb = self.pages.pop(name, None)
         if nb is not None:
             nb.close()
-            self.server.shutdown_session(name)
+            self.server.shutdown_session(self.server.api_path(name))
 
     def close_all(self) -> None:
         for name in list(self.pages):
@@ -518,3 +594,36 @@ def notebooks(lab_context, lab_server):
     cache = NotebookCache(lab_context, lab_server)
     yield cache
     cache.close_all()
+
+
+@pytest.fixture(scope="session")
+def notebook_page():
+    """The NotebookPage class: NotebookPage(context, server, name, path=..., page=...)."""
+    return NotebookPage
+
+
+# ----------------------------------------------------------------------------- a fresh clone
+@pytest.fixture(scope="module")
+def clone(tmp_path_factory, chromium_browser):
+    """A `git clone` of this repository (its committed state) in a temporary folder."""
+    if shutil.which("git") is None:
+        pytest.fail("git is needed to clone the repository for this test", pytrace=False)
+    where = tmp_path_factory.mktemp("fresh") / "cs231n-cnn-workbook"
+    subprocess.run(["git", "clone", "--quiet", str(ROOT), str(where)], check=True)
+    assert not (where / "exercises").exists(), "a fresh clone has no learner edition yet"
+    return where
+
+
+@pytest.fixture(scope="module")
+def clone_server(tmp_path_factory, clone):
+    """The README's lab command running in the clone (see CloneLabServer)."""
+    yield from running(CloneLabServer(tmp_path_factory.mktemp("clone-lab"), root=clone),
+                       "the lab command did not start in the clone")
+
+
+@pytest.fixture(scope="module")
+def clone_context(chromium_browser, clone_server):
+    context = chromium_browser.new_context(viewport={"width": 1400, "height": 1000})
+    context.set_default_timeout(30_000)
+    yield context
+    context.close()
