@@ -59,10 +59,18 @@ def wanted_extras(command: str) -> list[str]:
     return extras
 
 
-def _install_key(extras: list[str]) -> str:
-    digest = hashlib.sha256((ROOT / "pyproject.toml").read_bytes())
-    digest.update(",".join(extras).encode())
-    return digest.hexdigest()
+def _pyproject_digest() -> str:
+    return hashlib.sha256((ROOT / "pyproject.toml").read_bytes()).hexdigest()
+
+
+def _installed_extras() -> set[str] | None:
+    """The extras installed for the current pyproject.toml, or None if it changed since."""
+    if not STAMP.exists():
+        return None
+    digest, _, extras = STAMP.read_text().strip().partition(" ")
+    if digest != _pyproject_digest():
+        return None
+    return {e for e in extras.split(",") if e}
 
 
 def ensure_env(extras: list[str]) -> Path:
@@ -74,13 +82,14 @@ def ensure_env(extras: list[str]) -> Path:
     if not py.exists():
         _say(f"creating a virtual environment in {VENV.relative_to(ROOT)}/ ...")
         subprocess.run([sys.executable, "-m", "venv", str(VENV)], check=True)
-    key = _install_key(extras)
-    if STAMP.exists() and STAMP.read_text().strip() == key:
-        return py
+    installed = _installed_extras()
+    if installed is not None and set(extras) <= installed:
+        return py           # `lab` after `test` (or the other way) reuses what is there
+    extras = sorted(set(extras) | (installed or set()))
     spec = f".[{','.join(extras)}]"
     _say(f"installing the workbook and its dependencies ({spec}); this happens once ...")
     subprocess.run([str(py), "-m", "pip", "install", "--quiet", "-e", spec], check=True, cwd=ROOT)
-    STAMP.write_text(key + "\n")
+    STAMP.write_text(f"{_pyproject_digest()} {','.join(extras)}\n")
     _say("environment ready")
     return py
 

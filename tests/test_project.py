@@ -150,6 +150,13 @@ def test_environment_is_reused_when_unchanged(tmp_path, monkeypatch):
     assert calls == [], "second run reinstalled although nothing changed"
     wb.ensure_env(["dev", "browser"])
     assert any("-e" in c for c in calls), "a new extra must trigger an install"
+    calls.clear()
+    wb.ensure_env(["dev"])            # e.g. `lab` after `test`: a subset of what is installed
+    assert calls == [], "switching between commands reinstalled"
+    (tmp_path / "pyproject.toml").write_text("[project]\nname = 'changed'\n")
+    monkeypatch.setattr(wb, "ROOT", tmp_path)
+    wb.ensure_env(["dev"])
+    assert any("-e" in c for c in calls), "a changed pyproject.toml must trigger an install"
 
 
 def test_ci_runs_the_readme_test_command():

@@ -28,10 +28,9 @@ KERNEL_NAME = "python3"
 def normalise(nb: nbformat.NotebookNode) -> None:
     nb.metadata["kernelspec"] = {"display_name": "Python 3 (ipykernel)", "language": "python",
                                  "name": KERNEL_NAME}
-    lang = nb.metadata.get("language_info", {})
-    # Keep only the stable parts of language_info (the patch version varies by machine).
-    nb.metadata["language_info"] = {"name": lang.get("name", "python"),
-                                    "pygments_lexer": "ipython3"}
+    # Keep the kernel's whole language_info: JupyterLab fills in whatever is missing when the
+    # kernel starts, which would mark every freshly opened notebook as modified.
+    nb.metadata.setdefault("language_info", {"name": "python", "pygments_lexer": "ipython3"})
     for cell in nb.cells:
         cell.metadata.pop("execution", None)
 
