@@ -287,7 +287,7 @@ def cmd_notebooks(extra: list[str]) -> int:
 
 def cmd_exercises(extra: list[str]) -> int:
     py = ensure_env(wanted_extras("exercises"))
-    return _run([str(py), "-m", "cs231n_utils.exercises", "learner-edition", *extra])
+    return _run([str(py), str(ROOT / "tools" / "learner_edition.py"), *extra])
 
 
 def cmd_bench(extra: list[str]) -> int:

@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from cs231n_utils import exercises
+from cs231n_utils.exercises import conv, dense, pool
 from cs231n_utils.exercises import EXERCISES, CheckResult, check, reference
 
 from test_exercises_wrong import GOOD, WRONG
@@ -144,8 +144,8 @@ def test_checker_does_not_depend_on_call_order():
 # ---------------------------------------------------------------- the traps are really in the cases
 
 def test_pool_cases_contain_shared_maxima_and_negative_windows():
-    cases = exercises._pool_cases()
-    shared = [c.label for c in cases if (exercises._route_count(c.x, c.pool_param) > 1).any()]
+    cases = pool.pool_cases()
+    shared = [c.label for c in cases if (pool.route_count(c.x, c.pool_param) > 1).any()]
     assert any("3x3 windows, stride 2" in s for s in shared)
     assert any("2x2 windows, stride 1" in s for s in shared)
     out = reference("max_pool_forward")(cases[0].x, cases[0].pool_param)[0]
@@ -155,7 +155,7 @@ def test_pool_cases_contain_shared_maxima_and_negative_windows():
 
 
 def test_conv_cases_cover_the_traps():
-    cases = exercises._conv_cases()
+    cases = conv.conv_cases()
     params = [(c.conv_param["stride"], c.conv_param["pad"]) for c in cases]
     assert any(s > 1 for s, _ in params) and any(p > 0 for _, p in params)
     assert any(s > 1 and p > 0 for s, p in params)
@@ -165,8 +165,8 @@ def test_conv_cases_cover_the_traps():
 
 
 def test_relu_cases_contain_exact_zeros_and_affine_4d():
-    assert any((c.x == 0).any() for c in exercises._relu_cases())
-    assert any(c.x.ndim == 4 for c in exercises._affine_cases())
+    assert any((c.x == 0).any() for c in dense.relu_cases())
+    assert any(c.x.ndim == 4 for c in dense.affine_cases())
 
 
 def test_writing_into_an_input_is_named():
@@ -200,3 +200,30 @@ STORED_CASE_COUNTS = {"conv_output_size": 13, "conv_forward": 10, "conv_backward
 def test_case_counts_match_what_notebooks_store(name):
     assert check(name, reference(name)).cases == STORED_CASE_COUNTS[name], \
         "case count changed: re-execute the notebooks whose check cells print it"
+
+
+# ---------------------------------------------------------------- the package's shape
+
+def test_registry_rows_name_their_references_directly():
+    from cs231n_utils import architectures, layers, shapes
+    from cs231n_utils.exercises import REGISTRY
+
+    assert REGISTRY["conv_forward"].reference is layers.conv_forward_naive
+    assert REGISTRY["conv_layer_cost"].reference is architectures.conv_layer_cost
+    assert REGISTRY["conv_output_size"].reference is shapes.conv_output_size
+    for row in REGISTRY.values():
+        assert row.reference is reference(row.name)
+        if row.forward:  # a backward row names a forward exercise and the reference cache format
+            assert row.forward in REGISTRY and row.cache
+    with pytest.raises(ValueError, match="known: "):
+        reference("relu_forward_typo")
+
+
+def test_exercise_modules_stay_small():
+    from pathlib import Path
+
+    import cs231n_utils.exercises as package
+
+    for path in Path(package.__file__).parent.glob("*.py"):
+        lines = len(path.read_text(encoding="utf-8").splitlines())
+        assert lines < 800, f"{path.name} has {lines} lines: split it by topic"

@@ -17,11 +17,14 @@ import nbformat
 import numpy as np
 import pytest
 
-from cs231n_utils.exercises import (BEGIN_SOLUTION, END_SOLUTION, EXERCISES, STUB_COMMENT, STUB_RAISE, check,
-                                    learner_edition, main, make_learner_notebook, restore_notebook, restore_solutions,
-                                    strip_solutions)
+from cs231n_utils.exercises import EXERCISES, check
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "tools"))
+
+from learner_edition import (BEGIN_SOLUTION, END_SOLUTION, STUB_COMMENT, STUB_RAISE,  # noqa: E402
+                             learner_edition, main, make_learner_notebook, restore_notebook, restore_solutions,
+                             strip_solutions)
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
 WITH_EXERCISES = [p for p in NOTEBOOKS if BEGIN_SOLUTION in p.read_text(encoding="utf-8")]
 
@@ -228,9 +231,9 @@ def test_notebook_without_exercises_is_copied_with_outputs_cleared(tmp_path):
 
 def test_command_line(synthetic, tmp_path, capsys):
     out = tmp_path / "ex"
-    args = ["learner-edition", "--out", str(out), str(synthetic)]
-    # one real `python -m` run (the way workbook.py calls it), the others in-process
-    first = subprocess.run([sys.executable, "-m", "cs231n_utils.exercises", *args], capture_output=True,
+    args = ["--out", str(out), str(synthetic)]
+    # one real run of the script (the way workbook.py calls it), the others in-process
+    first = subprocess.run([sys.executable, str(ROOT / "tools" / "learner_edition.py"), *args], capture_output=True,
                            text=True, cwd=ROOT, env=dict(os.environ, PYTHONWARNINGS="ignore"))
     assert first.returncode == 0, first.stderr
     assert "wrote" in first.stdout and "1 written" in first.stdout
@@ -247,7 +250,7 @@ def test_command_line_reports_bad_markers(tmp_path, capsys):
     nb.cells[2].source = nb.cells[2].source.replace(END_SOLUTION, "", 1)
     bad = tmp_path / "03_bad.ipynb"
     nbformat.write(nb, bad)
-    assert main(["learner-edition", "--out", str(tmp_path / "ex"), str(bad)]) == 1
+    assert main(["--out", str(tmp_path / "ex"), str(bad)]) == 1
     assert "03_bad.ipynb cell 2" in capsys.readouterr().err
     assert not (tmp_path / "ex" / "03_bad.ipynb").exists()
 
