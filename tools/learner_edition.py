@@ -20,12 +20,18 @@ from __future__ import annotations
 import argparse
 import copy
 import datetime as _dt
-import shutil
+import errno
+import json
+import os
 import sys
+import tempfile
+import warnings
 from pathlib import Path
 from typing import Callable, Sequence
 
 import nbformat
+
+from cs231n_utils.paths import atomic_write
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -125,6 +131,108 @@ def restore_notebook(learner_nb, regions: dict[int, list[str]]):
     return new
 
 
+class EditionError(Exception):
+    """Something about the input notebooks or the output folder that the learner must fix."""
+
+
+#: Largest notebook read (bytes). The workbook's notebooks are under 1.5 MB; anything far
+#: larger is not one of them, and is refused before it is parsed.
+MAX_NOTEBOOK_BYTES = 20 * 1024 * 1024
+
+
+def read_notebook(path: Path) -> nbformat.NotebookNode:
+    """Parse `path` as a version-4 notebook, with limits; EditionError saying what is wrong."""
+    path = Path(path)
+    if path.is_dir():
+        raise EditionError(f"{path} is a folder, not a notebook: name .ipynb files")
+    try:
+        with open(path, "rb") as fh:
+            data = fh.read(MAX_NOTEBOOK_BYTES + 1)
+    except FileNotFoundError:
+        raise EditionError(f"notebook {path} does not exist") from None
+    except OSError as exc:
+        raise EditionError(f"cannot read {path}: {exc.strerror or exc}") from None
+    if len(data) > MAX_NOTEBOOK_BYTES:
+        raise EditionError(f"{path} is larger than {MAX_NOTEBOOK_BYTES // 2**20} MB; the workbook's notebooks are "
+                           f"under 2 MB, so this is not one of them (refused unread)")
+    try:
+        text = data.decode("utf-8")
+        node = json.loads(text)
+    except UnicodeDecodeError as exc:
+        raise EditionError(f"{path} is not a notebook: not UTF-8 text (byte {exc.start})") from None
+    except json.JSONDecodeError as exc:
+        raise EditionError(f"{path} is not a notebook: invalid JSON at line {exc.lineno}, column {exc.colno} "
+                           f"({exc.msg})") from None
+    except RecursionError:
+        raise EditionError(f"{path} is not a notebook: its JSON is nested too deeply") from None
+    if not isinstance(node, dict) or not isinstance(node.get("cells"), list):
+        raise EditionError(f"{path} is not a notebook: expected a JSON object with a list of 'cells'")
+    if node.get("nbformat") != 4:
+        raise EditionError(f"{path} has notebook format {node.get('nbformat')!r}; only format 4 is supported "
+                           f"(open and save it in JupyterLab to convert it)")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # nbformat warns, then we validate strictly below
+            nb = nbformat.reads(text, as_version=4)
+        nbformat.validate(nb)
+    except Exception as exc:  # nbformat's ValidationError or a type error on odd content
+        first = str(getattr(exc, "message", exc)).strip().splitlines()
+        raise EditionError(f"{path} does not follow the notebook format: {first[0][:160] if first else exc!r}") from None
+    return nb
+
+
+def _prepare_folder(out: Path) -> None:
+    """Make sure `out` is a folder we can write into, or say what is wrong with it."""
+    if out.is_symlink() and not out.exists():
+        raise EditionError(f"{out} is a symbolic link to {os.readlink(out)}, which does not exist: create that "
+                           f"folder or remove the link, then run again")
+    if out.exists() and not out.is_dir():
+        raise EditionError(f"{out} is a file, not a folder: rename or move it, then run again "
+                           f"(or write elsewhere with --out DIR)")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        fd, probe = tempfile.mkstemp(prefix=".write-test.", dir=out)
+        os.close(fd)
+        os.remove(probe)
+    except OSError as exc:
+        raise EditionError(f"cannot write into {out}: {_reason(exc)}; make it writable (chmod u+w {out}) "
+                           f"or write elsewhere with --out DIR") from None
+
+
+def _reason(exc: OSError) -> str:
+    if exc.errno == errno.ENOSPC:
+        return "the disk is full"
+    return exc.strerror or str(exc) or type(exc).__name__
+
+
+def _write_all(fh, data: bytes) -> None:
+    """The one place bytes reach the disk (tests replace it to simulate a full disk)."""
+    fh.write(data)
+
+
+def _write_new(target: Path, data: bytes) -> bool:
+    """Write a file that must not exist yet, atomically; False if it appeared meanwhile."""
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            _write_all(fh, data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.chmod(tmp, 0o644)
+        try:
+            os.link(tmp, target)  # fails if target exists: never clobbers
+        except FileExistsError:
+            return False
+        except OSError:  # a file system without hard links
+            if os.path.lexists(target):
+                return False
+            os.replace(tmp, target)
+        return True
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+
+
 def _backup_path(target: Path) -> Path:
     stamp = _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
     folder = target.parent / ".backup"
@@ -136,48 +244,77 @@ def _backup_path(target: Path) -> Path:
     return candidate
 
 
+def _replace(target: Path, data: bytes, log: Callable[[str], None]) -> Path:
+    """Back `target` up, then replace it atomically; returns the backup's path."""
+    backup = _backup_path(target)
+    try:
+        old = target.read_bytes()
+        backup.parent.mkdir(parents=True, exist_ok=True)
+        with atomic_write(backup) as fh:
+            _write_all(fh, old)
+    except OSError as exc:
+        raise EditionError(f"could not back up {_show(target)} to {_show(backup)} ({_reason(exc)}); "
+                           f"{_show(target)} was left as it was") from None
+    log(f"backed up {_show(target)} to {_show(backup)}")
+    try:
+        with atomic_write(target) as fh:
+            _write_all(fh, data)
+    except OSError as exc:
+        raise EditionError(f"could not write {_show(target)} ({_reason(exc)}); it was left as it was, "
+                           f"and its backup is in {_show(backup)}") from None
+    return backup
+
+
+def _check_target(target: Path) -> None:
+    if target.is_symlink() and not target.exists():
+        raise EditionError(f"{target} is a broken symbolic link (to {os.readlink(target)}): remove it, then run again")
+    if target.is_dir():
+        raise EditionError(f"{target} is a folder, not a notebook file: move it away, then run again")
+
+
 def learner_edition(notebooks: Sequence[Path | str] | None = None, out_dir: Path | str | None = None,
                     force: bool = False, log: Callable[[str], None] = print) -> list[tuple[Path, str]]:
     """Write the learner edition of `notebooks` (default: every notebooks/NN_*.ipynb) into `out_dir`.
 
     Returns [(target path, action)] with action "wrote", "skipped" (already there, kept) or
-    "replaced" (with --force, after a backup). Never overwrites without `force`.
+    "replaced" (with --force, after a backup). Never overwrites without `force`. Every input
+    is read and converted before anything is written; each file is written atomically (a
+    temporary file, then a rename), so a failed write leaves the old file whole. Raises
+    EditionError (a message for the learner) for a bad notebook or an unusable folder.
     """
-    root = ROOT
-    out = Path(out_dir) if out_dir is not None else root / "exercises"
-    paths = [Path(p) for p in notebooks] if notebooks else sorted((root / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+    out = Path(out_dir) if out_dir is not None else ROOT / "exercises"
+    paths = [Path(p) for p in notebooks] if notebooks else sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
     if not paths:
-        log(f"no notebooks found in {root / 'notebooks'}")
+        log(f"no notebooks found in {ROOT / 'notebooks'}")
         return []
-    done: list[tuple[Path, str]] = []
-    for path in paths:
-        if not path.exists():
-            raise FileNotFoundError(f"notebook {path} does not exist")
-        nb = nbformat.read(path, as_version=4)
-        learner, regions = make_learner_notebook(nb, path.name)
+    editions = []
+    for path in paths:  # all inputs first: a bad one stops the run before anything is written
+        learner, regions = make_learner_notebook(read_notebook(path), path.name)
         n = len(regions)
-        text = nbformat.writes(learner)
-        target = out / path.name
-        shown = _show(target)
         what = f"{n} exercise cell{'s' if n != 1 else ''}" if n else "no exercises, outputs cleared"
-        if target.exists():
-            if not force:
-                log(f"skipped {shown}: it already exists (your work is kept); "
-                    f"use --force to back it up and write a fresh copy")
-                done.append((target, "skipped"))
+        editions.append((out / path.name, nbformat.writes(learner).encode("utf-8"), what))
+    _prepare_folder(out)
+    done: list[tuple[Path, str]] = []
+    for target, data, what in editions:
+        _check_target(target)
+        shown = _show(target)
+        if not os.path.lexists(target):
+            try:
+                wrote = _write_new(target, data)
+            except OSError as exc:
+                raise EditionError(f"could not write {shown} ({_reason(exc)}); nothing was left half-written") from None
+            if wrote:
+                log(f"wrote {shown} ({what})")
+                done.append((target, "wrote"))
                 continue
-            backup = _backup_path(target)
-            backup.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(target, backup)
-            target.write_text(text, encoding="utf-8")
-            log(f"replaced {shown} ({what}); your old file is in {_show(backup)}")
-            done.append((target, "replaced"))
+        if not force:
+            log(f"skipped {shown}: it already exists (your work is kept); "
+                f"use --force to back it up and write a fresh copy")
+            done.append((target, "skipped"))
             continue
-        out.mkdir(parents=True, exist_ok=True)
-        with open(target, "x", encoding="utf-8") as fh:  # "x": never clobber a file
-            fh.write(text)
-        log(f"wrote {shown} ({what})")
-        done.append((target, "wrote"))
+        backup = _replace(target, data, log)
+        log(f"replaced {shown} ({what}); your old file is in {_show(backup)}")
+        done.append((target, "replaced"))
     return done
 
 
@@ -201,7 +338,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         done = learner_edition(args.notebooks, args.out, force=args.force)
-    except (ValueError, FileNotFoundError) as exc:
+    except (EditionError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     counts = {a: sum(1 for _, b in done if b == a) for a in ("wrote", "replaced", "skipped")}
