@@ -203,7 +203,7 @@ def _pool_variant(bug):
             for c in range(C):
                 for i in range(Ho):
                     for j in range(Wo):
-                        r, q = (i * ph, j * pw) if bug == "step_by_window" else (i * s, j * s)
+                        r, q = {"step_by_window": (i * ph, j * pw), "step_by_one": (i, j)}.get(bug, (i * s, j * s))
                         win = x[n, c, r:r + ph, q:q + pw]
                         if bug == "mean":
                             out[n, c, i, j] = win.mean()
@@ -244,7 +244,7 @@ def _pool_back_variant(bug):
             for c in range(C):
                 for i in range(Ho):
                     for j in range(Wo):
-                        r, q = (i * ph, j * pw) if bug == "step_by_window" else (i * s, j * s)
+                        r, q = {"step_by_window": (i * ph, j * pw), "step_by_one": (i, j)}.get(bug, (i * s, j * s))
                         win = x[n, c, r:r + ph, q:q + pw]
                         g = dout[n, c, i, j]
                         if bug == "assign":
@@ -335,7 +335,7 @@ def relu_in_place(dout, cache):
 # ------------------------------------------------------------------------ spatial batch norm
 
 def spatial_batchnorm_forward(x, gamma, beta, bn_param):
-    mode = bn_param["mode"]
+    mode = bn_param.get("mode", "train")
     eps, momentum = bn_param.get("eps", 1e-5), bn_param.get("momentum", 0.9)
     C = x.shape[1]
     rm = bn_param.get("running_mean", np.zeros(C))
@@ -350,12 +350,13 @@ def spatial_batchnorm_forward(x, gamma, beta, bn_param):
         mu, var = rm.reshape(1, C, 1, 1), rv.reshape(1, C, 1, 1)
     std = np.sqrt(var + eps)
     xh = (x - mu) / std
-    return g * xh + bt, (x, xh, std, g)  # a cache format of the learner's own
+    return g * xh + bt, (x, xh, std, g, mode)  # a cache format of the learner's own
 
 
 def _bn_variant(bug):
     def fwd(x, gamma, beta, bn_param):
-        mode = bn_param["mode"]
+        mode = bn_param["mode"] if bug == "mode_key" else bn_param.get("mode", "train")
+        had_running = "running_mean" in bn_param
         eps, momentum = bn_param.get("eps", 1e-5), bn_param.get("momentum", 0.9)
         C = x.shape[1]
         rm = bn_param.get("running_mean", np.zeros(C))
@@ -365,24 +366,32 @@ def _bn_variant(bug):
         if mode == "train" or bug == "test_batch_stats":
             mu = x.mean(axis=axes, keepdims=True)
             var = x.var(axis=axes, keepdims=True, ddof=1 if bug == "ddof" else 0)
-            if mode == "train" and bug != "no_running":
+            if mode == "train" and bug == "setdefault_only":
+                bn_param.setdefault("running_mean", rm)
+                bn_param.setdefault("running_var", rv)
+            elif mode == "train" and bug != "no_running":
                 bn_param["running_mean"] = momentum * rm + (1 - momentum) * x.mean(axis=(0, 2, 3))
                 bn_param["running_var"] = momentum * rv + (1 - momentum) * x.var(axis=(0, 2, 3))
         else:
             mu, var = rm.reshape(1, C, 1, 1), rv.reshape(1, C, 1, 1)
         std = np.sqrt(var) + eps if bug == "eps_outside" else np.sqrt(var + eps)
         xh = (x - mu) / std
-        return g * xh + bt, (x, xh, std, g)
+        if bug == "no_running_in_empty" and not had_running:  # only updates averages it was given
+            bn_param.pop("running_mean", None)
+            bn_param.pop("running_var", None)
+        return g * xh + bt, (x, xh, std, g, mode)
     fwd.__name__ = f"spatial_batchnorm_forward_{bug}"
     return fwd
 
 
 def spatial_batchnorm_backward(dout, cache):
-    x, xh, std, g = cache
+    x, xh, std, g, mode = cache
     m = dout.size // dout.shape[1]
     dbeta = dout.sum(axis=(0, 2, 3))
     dgamma = (dout * xh).sum(axis=(0, 2, 3))
     dxh = dout * g
+    if mode == "test":  # the running statistics are constants
+        return dxh / std, dgamma, dbeta
     dx = (dxh - dxh.sum(axis=(0, 2, 3), keepdims=True) / m
           - xh * (dxh * xh).sum(axis=(0, 2, 3), keepdims=True) / m) / std
     return dx, dgamma, dbeta
@@ -390,7 +399,7 @@ def spatial_batchnorm_backward(dout, cache):
 
 def _bn_back_variant(bug):
     def bwd(dout, cache):
-        x, xh, std, g = cache
+        x, xh, std, g, mode = cache
         m = dout.shape[0] if bug == "m_is_n" else dout.size // dout.shape[1]
         dbeta = dout.sum(axis=0) if bug == "dbeta_axis0" else dout.sum(axis=(0, 2, 3))
         if bug == "dgamma_axis0":
@@ -400,7 +409,7 @@ def _bn_back_variant(bug):
         else:
             dgamma = (dout * xh).sum(axis=(0, 2, 3))
         dxh = dout * g
-        if bug == "dx_direct":
+        if bug == "dx_direct" or (mode == "test" and bug != "test_as_train"):
             dx = dxh / std
         else:
             dx = (dxh - dxh.sum(axis=(0, 2, 3), keepdims=True) / m
@@ -441,10 +450,17 @@ def _softmax_variant(bug):
 
 # ------------------------------------------------------------------------ conv_layer_cost
 
+def _fit(size, eff, stride, pad):
+    span = size + 2 * pad - eff
+    if span < 0 or span % stride:
+        raise ValueError(f"does not fit: ({size} + 2*{pad} - {eff})/{stride} + 1 is not a positive integer")
+    return span // stride + 1
+
+
 def conv_layer_cost(input_shape, num_filters, filter_size, stride=1, pad=0, bias=True, groups=1, dilation=1):
     C, H, W = input_shape
     eff = dilation * (filter_size - 1) + 1
-    Ho, Wo = 1 + (H + 2 * pad - eff) // stride, 1 + (W + 2 * pad - eff) // stride
+    Ho, Wo = _fit(H, eff, stride, pad), _fit(W, eff, stride, pad)
     per_filter = (C // groups) * filter_size * filter_size
     return (num_filters, Ho, Wo), num_filters * per_filter + (num_filters if bias else 0), num_filters * Ho * Wo * per_filter
 
@@ -453,7 +469,10 @@ def _cost_variant(bug):
     def fn(input_shape, num_filters, filter_size, stride=1, pad=0, bias=True, groups=1, dilation=1):
         C, H, W = input_shape
         eff = dilation * (filter_size - 1) + 1
-        Ho, Wo = 1 + (H + 2 * pad - eff) // stride, 1 + (W + 2 * pad - eff) // stride
+        if bug == "floor_silently":
+            Ho, Wo = 1 + (H + 2 * pad - eff) // stride, 1 + (W + 2 * pad - eff) // stride
+        else:
+            Ho, Wo = _fit(H, eff, stride, pad), _fit(W, eff, stride, pad)
         if bug == "shape_no_stride":
             Ho, Wo = 1 + (H + 2 * pad - eff), 1 + (W + 2 * pad - eff)
         per_filter = (C // groups) * filter_size * filter_size
@@ -519,7 +538,10 @@ WRONG = [
     ("conv_backward", conv_backward, _conv_variant("no_bias"), ["your conv_forward does not pass yet",
                                                                 "bias is missing"]),
 
-    ("max_pool_forward", _pool_variant("step_by_window"), None, ["raised valueerror", "overlapping windows"]),
+    ("max_pool_forward", _pool_variant("step_by_window"), None, ["step by the window size", "i*stride",
+                                                                 "5x5 input, 3x3 windows, stride 2"]),
+    ("max_pool_forward", _pool_variant("step_by_one"), None, ["step by 1, ignoring the stride", "i*stride",
+                                                              "5x5 input, 3x3 windows, stride 2"]),
     ("max_pool_forward", _pool_variant("mean"), None, ["averaged"]),
     ("max_pool_forward", _pool_variant("max_from_zero"), None, ["negative", "not from 0"]),
     ("max_pool_forward", _pool_variant("shape_no_stride"), None, ["wrong out shape", "h' = 1 + (h - pool_height) // stride"]),
@@ -532,7 +554,8 @@ WRONG = [
     ("max_pool_backward", _pool_back_variant("spread"), max_pool_forward, ["spread over the whole window", "switch"]),
     ("max_pool_backward", _pool_back_variant("mean"), max_pool_forward, ["average-pool"]),
     ("max_pool_backward", _pool_back_variant("step_by_window"), max_pool_forward,
-     ["raised valueerror", "overlapping windows"]),
+     ["windows that step by the window size", "i*stride"]),
+    ("max_pool_backward", _pool_back_variant("step_by_one"), max_pool_forward, ["step by 1", "i*stride"]),
     ("max_pool_backward", _pool_back_variant("dout_shape"), max_pool_forward, ["wrong dx shape"]),
 
     ("affine_forward", affine_no_reshape, None, ["raised valueerror", "3-d input"]),
@@ -554,7 +577,10 @@ WRONG = [
     ("spatial_batchnorm_forward", _bn_variant("axis0"), None, ["axis 0 only", "(0, 2, 3)"]),
     ("spatial_batchnorm_forward", _bn_variant("eps_outside"), None, ["eps belongs inside the square root"]),
     ("spatial_batchnorm_forward", _bn_variant("ddof"), None, ["n - 1"]),
-    ("spatial_batchnorm_forward", _bn_variant("no_running"), None, ["running_mean", "not updated"]),
+    ("spatial_batchnorm_forward", _bn_variant("no_running"), None, ["running_mean", "missing", "empty bn_param"]),
+    ("spatial_batchnorm_forward", _bn_variant("setdefault_only"), None, ["running_mean", "not updated"]),
+    ("spatial_batchnorm_forward", _bn_variant("no_running_in_empty"), None, ["running_mean", "missing"]),
+    ("spatial_batchnorm_forward", _bn_variant("mode_key"), None, ["keyerror 'mode'", "bn_param.get('mode', 'train')"]),
     ("spatial_batchnorm_forward", _bn_variant("test_batch_stats"), None, ["test mode uses the batch statistics"]),
     ("spatial_batchnorm_forward", _bn_variant("no_reshape"), None, ["raised valueerror"]),
 
@@ -567,8 +593,10 @@ WRONG = [
     ("spatial_batchnorm_backward", _bn_back_variant("dgamma_x"), spatial_batchnorm_forward,
      ["dgamma wrong", "x_hat"]),
     ("spatial_batchnorm_backward", _bn_back_variant("m_is_n"), spatial_batchnorm_forward, ["n*h*w"]),
+    ("spatial_batchnorm_backward", _bn_back_variant("test_as_train"), spatial_batchnorm_forward,
+     ["dx in test mode uses the train-mode formula", "running_var"]),
 
-    ("softmax_loss", _softmax_variant("no_shift"), None, ["nan/inf", "max"]),
+    ("softmax_loss", _softmax_variant("no_shift"), None, ["loss is nan", "max"]),
     ("softmax_loss", _softmax_variant("no_div_n"), None, ["not divided by n"]),
     ("softmax_loss", _softmax_variant("sum"), None, ["summed over the batch", "divide by n"]),
     ("softmax_loss", _softmax_variant("no_minus_one"), None, ["missing the -1"]),
@@ -579,4 +607,5 @@ WRONG = [
     ("conv_layer_cost", _cost_variant("macs_input_size"), None, ["over the input size", "output position"]),
     ("conv_layer_cost", _cost_variant("flops"), None, ["flops"]),
     ("conv_layer_cost", _cost_variant("shape_no_stride"), None, ["wrong out_shape"]),
+    ("conv_layer_cost", _cost_variant("floor_silently"), None, ["does not fit", "raise valueerror", "15.5"]),
 ]
