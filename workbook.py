@@ -5,6 +5,8 @@
     python3 workbook.py test         # set up (once) and run every test, notebooks included
     python3 workbook.py notebooks    # re-execute every notebook in place (refresh stored outputs)
     python3 workbook.py exercises    # write the learner edition into exercises/ (never overwrites)
+    python3 workbook.py progress     # which of your exercises in exercises/ pass, fail, are not started
+    python3 workbook.py grade PATH   # grade learner notebooks headless: CSV + HTML report
     python3 workbook.py bench        # run the speed benchmarks
 
 Only Python 3.10+ is needed. The first run creates a virtual environment in `.venv/` and
@@ -290,6 +292,16 @@ def cmd_exercises(extra: list[str]) -> int:
     return _run([str(py), str(ROOT / "tools" / "learner_edition.py"), *extra])
 
 
+def cmd_progress(extra: list[str]) -> int:
+    py = ensure_env(wanted_extras("progress"))
+    return _run([str(py), "-m", "cs231n_utils.exercises", "progress", *extra])
+
+
+def cmd_grade(extra: list[str]) -> int:
+    py = ensure_env(wanted_extras("grade"))
+    return _run([str(py), str(ROOT / "tools" / "grade.py"), *extra])
+
+
 def cmd_bench(extra: list[str]) -> int:
     py = ensure_env(wanted_extras("bench"))
     env = dict(os.environ)
@@ -303,7 +315,7 @@ def cmd_bench(extra: list[str]) -> int:
 
 
 COMMANDS = {"lab": cmd_lab, "test": cmd_test, "notebooks": cmd_notebooks,
-            "exercises": cmd_exercises, "bench": cmd_bench}
+            "exercises": cmd_exercises, "progress": cmd_progress, "grade": cmd_grade, "bench": cmd_bench}
 
 
 def main(argv: list[str]) -> int:

@@ -51,7 +51,7 @@ def relu_backward(dout, cache):
 
 CHECK_SRC = '''from cs231n_utils.exercises import check
 print(check("conv_output_size", conv_output_size))
-print(check("relu_backward", relu_backward))'''
+check("relu_backward", relu_backward)'''  # printed, or shown as the cell's last expression
 
 TOP_LEVEL_SRC = '''### BEGIN SOLUTION
 answer = 42

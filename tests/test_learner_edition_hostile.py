@@ -204,18 +204,20 @@ def test_hostile_notebook_is_refused_and_nothing_is_written(tmp_path, kind):
 
 
 def test_huge_notebook_is_refused_unread(tmp_path, monkeypatch):
-    monkeypatch.setattr(le, "MAX_NOTEBOOK_BYTES", 1000)
+    from cs231n_utils.exercises import notebook_file
+
+    monkeypatch.setattr(notebook_file, "MAX_NOTEBOOK_BYTES", 1000)
     bad = tmp_path / "04_huge.ipynb"
     bad.write_bytes(b" " * 5000)
     with pytest.raises(EditionError, match="larger than"):
-        le.read_notebook(bad)
+        learner_edition([bad], tmp_path / "exercises", log=_quiet)
 
 
 def test_missing_notebook_and_folder_given_as_notebook(tmp_path):
     with pytest.raises(EditionError, match="does not exist"):
-        le.read_notebook(tmp_path / "nope.ipynb")
+        learner_edition([tmp_path / "nope.ipynb"], tmp_path / "exercises", log=_quiet)
     with pytest.raises(EditionError, match="is a folder"):
-        le.read_notebook(tmp_path)
+        learner_edition([tmp_path], tmp_path / "exercises", log=_quiet)
 
 
 def test_command_line_prints_one_line_not_a_traceback(tmp_path):

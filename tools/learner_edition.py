@@ -21,16 +21,15 @@ import argparse
 import copy
 import datetime as _dt
 import errno
-import json
 import os
 import sys
 import tempfile
-import warnings
 from pathlib import Path
 from typing import Callable, Sequence
 
 import nbformat
 
+from cs231n_utils.exercises.notebook_file import NotebookError, exercise_calls, read_notebook
 from cs231n_utils.paths import atomic_write
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -135,52 +134,6 @@ class EditionError(Exception):
     """Something about the input notebooks or the output folder that the learner must fix."""
 
 
-#: Largest notebook read (bytes). The workbook's notebooks are under 1.5 MB; anything far
-#: larger is not one of them, and is refused before it is parsed.
-MAX_NOTEBOOK_BYTES = 20 * 1024 * 1024
-
-
-def read_notebook(path: Path) -> nbformat.NotebookNode:
-    """Parse `path` as a version-4 notebook, with limits; EditionError saying what is wrong."""
-    path = Path(path)
-    if path.is_dir():
-        raise EditionError(f"{path} is a folder, not a notebook: name .ipynb files")
-    try:
-        with open(path, "rb") as fh:
-            data = fh.read(MAX_NOTEBOOK_BYTES + 1)
-    except FileNotFoundError:
-        raise EditionError(f"notebook {path} does not exist") from None
-    except OSError as exc:
-        raise EditionError(f"cannot read {path}: {exc.strerror or exc}") from None
-    if len(data) > MAX_NOTEBOOK_BYTES:
-        raise EditionError(f"{path} is larger than {MAX_NOTEBOOK_BYTES // 2**20} MB; the workbook's notebooks are "
-                           f"under 2 MB, so this is not one of them (refused unread)")
-    try:
-        text = data.decode("utf-8")
-        node = json.loads(text)
-    except UnicodeDecodeError as exc:
-        raise EditionError(f"{path} is not a notebook: not UTF-8 text (byte {exc.start})") from None
-    except json.JSONDecodeError as exc:
-        raise EditionError(f"{path} is not a notebook: invalid JSON at line {exc.lineno}, column {exc.colno} "
-                           f"({exc.msg})") from None
-    except RecursionError:
-        raise EditionError(f"{path} is not a notebook: its JSON is nested too deeply") from None
-    if not isinstance(node, dict) or not isinstance(node.get("cells"), list):
-        raise EditionError(f"{path} is not a notebook: expected a JSON object with a list of 'cells'")
-    if node.get("nbformat") != 4:
-        raise EditionError(f"{path} has notebook format {node.get('nbformat')!r}; only format 4 is supported "
-                           f"(open and save it in JupyterLab to convert it)")
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # nbformat warns, then we validate strictly below
-            nb = nbformat.reads(text, as_version=4)
-        nbformat.validate(nb)
-    except Exception as exc:  # nbformat's ValidationError or a type error on odd content
-        first = str(getattr(exc, "message", exc)).strip().splitlines()
-        raise EditionError(f"{path} does not follow the notebook format: {first[0][:160] if first else exc!r}") from None
-    return nb
-
-
 def _prepare_folder(out: Path) -> None:
     """Make sure `out` is a folder we can write into, or say what is wrong with it."""
     if out.is_symlink() and not out.exists():
@@ -231,6 +184,27 @@ def _write_new(target: Path, data: bytes) -> bool:
     finally:
         if os.path.exists(tmp):
             os.remove(tmp)
+
+
+PROGRESS_TAG = "exercise-progress"
+
+
+def add_progress_cell(nb, name: str):
+    """Put a cell showing the learner's progress on this notebook's exercises at the top (after
+    the title cell); a notebook without `check(...)` cells is returned unchanged."""
+    if not exercise_calls(nb):
+        return nb
+    source = ("# Your progress on this notebook's exercises, read from the saved file:\n"
+              "# save (Ctrl+S), then run this cell again to update it.\n"
+              "from cs231n_utils.exercises import progress\n"
+              f"progress({name!r})")
+    cell = nbformat.v4.new_code_cell(source, metadata={"tags": [PROGRESS_TAG]})
+    if nb.get("nbformat_minor", 0) < 5:
+        cell.pop("id", None)  # cell ids came with format 4.5
+    at = 1 if nb.cells and nb.cells[0].cell_type == "markdown" else 0
+    new = nbformat.from_dict(copy.deepcopy(dict(nb)))
+    new.cells.insert(at, cell)
+    return new
 
 
 def _backup_path(target: Path) -> Path:
@@ -289,7 +263,12 @@ def learner_edition(notebooks: Sequence[Path | str] | None = None, out_dir: Path
         return []
     editions = []
     for path in paths:  # all inputs first: a bad one stops the run before anything is written
-        learner, regions = make_learner_notebook(read_notebook(path), path.name)
+        try:
+            source = read_notebook(path)
+        except NotebookError as exc:
+            raise EditionError(str(exc)) from None
+        learner, regions = make_learner_notebook(source, path.name)
+        learner = add_progress_cell(learner, path.name)
         n = len(regions)
         what = f"{n} exercise cell{'s' if n != 1 else ''}" if n else "no exercises, outputs cleared"
         editions.append((out / path.name, nbformat.writes(learner).encode("utf-8"), what))

@@ -42,7 +42,10 @@ stubs) is written by `tools/learner_edition.py` (`python3 workbook.py exercises`
 from __future__ import annotations
 
 from .checking import check
+from .harness import get_time_limit, set_time_limit
 from .registry import EXERCISES, REGISTRY, Exercise, reference
 from .verdict import CheckResult
+from .workspace import Progress, progress
 
-__all__ = ["check", "CheckResult", "EXERCISES", "REGISTRY", "Exercise", "reference"]
+__all__ = ["check", "CheckResult", "EXERCISES", "REGISTRY", "Exercise", "reference", "progress", "Progress",
+           "set_time_limit", "get_time_limit"]
