@@ -82,6 +82,21 @@ def test_time_limit_outside_the_main_thread_abandons_the_call():
     assert not worker.is_alive() and box["r"].status == "timeout"
 
 
+def test_an_outer_alarm_is_given_back_what_is_left_of_it():
+    import signal
+
+    fired = []
+    previous = signal.signal(signal.SIGALRM, lambda *a: fired.append(1))
+    try:
+        signal.setitimer(signal.ITIMER_REAL, 30.0)
+        assert check("conv_forward", conv_forward)
+        left, _ = signal.getitimer(signal.ITIMER_REAL)
+        assert 0 < left <= 30.0 and signal.getsignal(signal.SIGALRM) is not None and not fired
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
 def test_time_limit_is_configurable_and_restored(monkeypatch):
     import signal
 
@@ -377,3 +392,26 @@ def test_good_solutions_pass_in_chinese_too():
     for name, (fn, forward) in GOOD.items():
         assert check(name, fn, forward=forward), name
     assert check("max_pool_backward", GOOD["max_pool_backward"][0], forward=max_pool_forward)
+
+
+def test_check_as_a_cells_last_expression_displays_in_a_kernel(tmp_path):
+    """What the notebooks store: a text/plain line (compared by nbval) and the HTML line (masked)."""
+    import nbformat
+    from nbclient import NotebookClient
+
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell(
+        "from cs231n_utils.exercises import check, reference\n"
+        "check('relu_backward', reference('relu_backward'))"),
+        nbformat.v4.new_code_cell("result = check('relu_backward', lambda dout, x: dout * (x >= 0))\n"
+                                  "print(result)\nresult")]
+    NotebookClient(nb, timeout=120, kernel_name="python3",
+                   resources={"metadata": {"path": str(tmp_path)}}).execute()
+    (shown,) = nb.cells[0].outputs
+    assert shown.output_type == "execute_result"
+    assert shown.data["text/plain"] == "\u2714 relu_backward: all 3 cases pass"
+    assert shown.data["text/html"].startswith('<div class="cs231n-verdict cs231n-verdict-pass"')
+    printed, failed = nb.cells[1].outputs
+    assert printed.text.startswith("relu_backward: dx values wrong only where x == 0 exactly")
+    assert failed.data["text/plain"].startswith("\u2718 relu_backward: ")
+    assert _sanitize(failed.data["text/html"]) == _sanitize(shown.data["text/html"]) == "CS231N-VERDICT-HTML"

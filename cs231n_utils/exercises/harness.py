@@ -27,6 +27,7 @@ import os
 import signal
 import sys
 import threading
+import time
 import warnings
 from typing import Any, Callable, Sequence
 
@@ -107,7 +108,8 @@ def _call_with_alarm(fn: Callable, args: Sequence, seconds: float):
         raise TimeUp()
 
     previous = signal.signal(signal.SIGALRM, on_alarm)
-    signal.setitimer(signal.ITIMER_REAL, seconds, 0.1)
+    began = time.monotonic()
+    outer_delay, outer_interval = signal.setitimer(signal.ITIMER_REAL, seconds, 0.1)
     try:
         return fn(*args)
     finally:
@@ -115,6 +117,9 @@ def _call_with_alarm(fn: Callable, args: Sequence, seconds: float):
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, previous)
         sys.settrace(trace_before)
+        if outer_delay:  # someone else's timer was running: give it back what is left of it
+            left = max(outer_delay - (time.monotonic() - began), 1e-3)
+            signal.setitimer(signal.ITIMER_REAL, left, outer_interval)
 
 
 def _call_in_thread(fn: Callable, args: Sequence, seconds: float):
