@@ -228,3 +228,11 @@ def test_workbook_has_the_progress_and_grade_commands():
     spec.loader.exec_module(workbook)
     assert {"exercises", "progress", "grade"} <= set(workbook.COMMANDS)
     assert "workbook.py grade" in workbook.__doc__ and "workbook.py progress" in workbook.__doc__
+
+
+def test_a_deleted_check_cell_hides_no_exercise(klass, tmp_path):
+    nb = nbformat.read(klass / "fresh" / "03_pooling.ipynb", as_version=4)
+    nb.cells = [c for c in nb.cells if "exercise-check" not in c.metadata.get("tags", [])]
+    nbformat.write(nb, tmp_path / "03_pooling.ipynb")
+    table = notebook_progress(tmp_path / "03_pooling.ipynb")
+    assert [r["exercise"] for r in table.rows] == ["max_pool_forward", "max_pool_backward"]

@@ -18,6 +18,9 @@ read, whose kernel dies, or that hangs gets rows saying so; the grader goes on.
 
 Learner names: a notebook's folder relative to the PATH given (`submissions/alice/02_x.ipynb`
 -> alice); a notebook given directly is named by its own folder.
+
+The grader runs the learners' code with your rights: for submissions you do not trust, run
+it in a container or a throw-away account.
 """
 from __future__ import annotations
 
@@ -36,11 +39,10 @@ import nbformat
 from nbclient import NotebookClient
 from nbclient.exceptions import DeadKernelError
 
-from cs231n_utils.exercises.notebook_file import (NotebookError, errors_by_function, exercise_calls, exercise_cells,
+from cs231n_utils.exercises.notebook_file import (NotebookError, errors_by_function, exercise_cells, exercises_of,
                                                   read_notebook)
 from cs231n_utils.exercises.workspace import FAILING, NOT_STARTED, PASSING
 
-ROOT = Path(__file__).resolve().parent.parent
 MARKER = "@@CS231N-GRADE@@"
 UNREADABLE, HANG, CRASH = "unreadable", "did not finish", "kernel died"
 
@@ -69,17 +71,6 @@ def collect(paths: Sequence[Path]) -> list[tuple[str, Path]]:
         else:
             found.append((given.resolve().parent.name, given))
     return found
-
-
-def exercises_of(path: Path, nb) -> list[tuple[str, str, str | None]]:
-    """The exercises to grade: those of the complete notebook of the same name, else the learner's own."""
-    reference = ROOT / "notebooks" / path.name
-    if reference.exists():
-        try:
-            return exercise_calls(read_notebook(reference))
-        except NotebookError:
-            pass
-    return exercise_calls(nb)
 
 
 def _check_cell(calls, errors: dict, case_limit: float) -> str:

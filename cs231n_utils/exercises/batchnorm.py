@@ -13,7 +13,7 @@ import numpy as np
 
 from .. import layers as L
 from ..i18n import say
-from .harness import as_tuple, call, case_rng, check_array, close, copy_args, shape_text, signature, wrong_values
+from .harness import as_tuple, call, case_rng, check_array, close, shape_text, signature, wrong_values
 from .verdict import Case, Fail, crash
 
 WHO = "spatial_batchnorm_forward"

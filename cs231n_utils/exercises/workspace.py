@@ -27,7 +27,7 @@ import numpy as np
 from ..i18n import say
 from .checking import check
 from .harness import TimeUp, get_time_limit, run_limited
-from .notebook_file import NotebookError, errors_by_function, exercise_calls, exercise_cells, read_notebook
+from .notebook_file import NotebookError, errors_by_function, exercise_cells, exercises_of, read_notebook
 from .registry import REGISTRY
 
 NOT_STARTED, FAILING, PASSING = "not started", "failing", "passing"
@@ -177,7 +177,7 @@ def notebook_progress(path, time_limit: float | None = None) -> Progress:
         nb = read_notebook(path)
     except NotebookError as exc:
         return Progress(path.name, [], str(exc))
-    calls = exercise_calls(nb)
+    calls = exercises_of(path, nb)
     if not calls:
         return Progress(path.name, [], say("no exercises in this notebook", "这个笔记本里没有练习"), False)
     cells = exercise_cells(nb, [c[1] for c in calls])
