@@ -13,7 +13,7 @@ import numpy as np
 
 from .. import layers as L
 from ..i18n import say
-from .harness import as_tuple, call, case_rng, check_array, close, shape_text, signature, wrong_values
+from .harness import as_tuple, backward_case, call, case_rng, check_array, close, shape_text, signature, wrong_values
 from .verdict import Case, Fail, crash
 
 WHO = "spatial_batchnorm_forward"
@@ -221,14 +221,12 @@ def _dx_signatures(case, dout):
 
 def check_spatial_batchnorm_backward(fn, forward=None) -> int:
     fwd = forward or L.spatial_batchnorm_forward
-    ref_f, ref_b = L.spatial_batchnorm_forward, L.spatial_batchnorm_backward
     for i, case in enumerate(cases := _backward_cases()):
-        out, ref_cache = ref_f(case.x.copy(), case.gamma.copy(), case.beta.copy(), copy.deepcopy(case.bn_param))
-        dout = case_rng(450 + i).standard_normal(out.shape)
-        _, cache = _forward(fwd, case, copy.deepcopy(case.bn_param))
-        got = as_tuple(call(fn, (dout, cache), case, "spatial_batchnorm_backward", ("dout", "cache")),
-                       3, "(dx, dgamma, dbeta)", "spatial_batchnorm_backward")
-        exp = ref_b(dout.copy(), ref_cache)
+        got, exp, dout = backward_case(fn, fwd, (L.spatial_batchnorm_forward, L.spatial_batchnorm_backward),
+                                       (case.x, case.gamma, case.beta, case.bn_param), case, 450 + i,
+                                       "spatial_batchnorm_backward",
+                                       lambda f, args, c: _forward(f, c, copy.deepcopy(c.bn_param)))
+        got = as_tuple(got, 3, "(dx, dgamma, dbeta)", "spatial_batchnorm_backward")
         C = case.x.shape[1]
 
         def per_channel(nm):

@@ -5,8 +5,8 @@ import numpy as np
 
 from .. import layers as L
 from ..i18n import say
-from .harness import (as_tuple, call, case_rng, check_array, close, copy_args, describe, must_refuse, overlap_only,
-                      shape_text, signature, wrong_values)
+from .harness import (as_tuple, backward_case, call, case_rng, check_array, close, copy_args, describe, must_refuse,
+                      overlap_only, shape_text, signature, wrong_values)
 from .verdict import Case, Fail
 
 
@@ -226,16 +226,11 @@ def _dx_shape(N, C, H, W, pad):
 
 def check_conv_backward(fn, forward=None) -> int:
     fwd = forward or L.conv_forward_naive
-    ref_f, ref_b = L.conv_forward_naive, L.conv_backward_naive
     cases = conv_cases()
     for i, case in enumerate(cases):
-        args = (case.x, case.w, case.b, case.conv_param)
-        out, ref_cache = ref_f(*copy_args(args))
-        dout = case_rng(100 + i).standard_normal(out.shape)
-        _, cache = call(fwd, copy_args(args), case, "conv_forward")
-        got = as_tuple(call(fn, (dout, cache), case, "conv_backward", ("dout", "cache")),
-                       3, "(dx, dw, db)", "conv_backward")
-        exp = ref_b(dout.copy(), ref_cache)
+        got, exp, _ = backward_case(fn, fwd, (L.conv_forward_naive, L.conv_backward_naive),
+                                    (case.x, case.w, case.b, case.conv_param), case, 100 + i, "conv_backward")
+        got = as_tuple(got, 3, "(dx, dw, db)", "conv_backward")
         N, C, H, W = case.x.shape
         F = case.w.shape[0]
         pad, stride = case.conv_param["pad"], case.conv_param["stride"]

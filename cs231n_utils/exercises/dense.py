@@ -5,8 +5,8 @@ import numpy as np
 
 from .. import layers as L
 from ..i18n import say
-from .harness import (as_tuple, call, case_rng, check_array, close, copy_args, describe, shape_text, signature,
-                      wrong_values)
+from .harness import (as_tuple, backward_case, call, case_rng, check_array, close, copy_args, describe, shape_text,
+                      signature, wrong_values)
 from .verdict import Case, Fail
 
 
@@ -95,15 +95,10 @@ def _affine_shape_diagnosis(case, N, D, M):
 
 def check_affine_backward(fn, forward=None) -> int:
     fwd = forward or L.affine_forward
-    ref_f, ref_b = L.affine_forward, L.affine_backward
     for i, case in enumerate(cases := affine_cases()):
-        args = (case.x, case.w, case.b)
-        out, ref_cache = ref_f(*copy_args(args))
-        dout = case_rng(250 + i).standard_normal(out.shape)
-        _, cache = call(fwd, copy_args(args), case, "affine_forward")
-        got = as_tuple(call(fn, (dout, cache), case, "affine_backward", ("dout", "cache")),
-                       3, "(dx, dw, db)", "affine_backward")
-        exp = ref_b(dout.copy(), ref_cache)
+        got, exp, _ = backward_case(fn, fwd, (L.affine_forward, L.affine_backward), (case.x, case.w, case.b),
+                                    case, 250 + i, "affine_backward")
+        got = as_tuple(got, 3, "(dx, dw, db)", "affine_backward")
         N = case.x.shape[0]
         D, M = case.w.shape
         dx_shape, dw_shape, db_shape = _affine_shape_diagnosis(case, N, D, M)

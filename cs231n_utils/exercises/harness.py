@@ -375,3 +375,21 @@ def must_refuse(fn, args, label: str, who: str, why: str, names: Sequence[str] =
     raise Fail(say(f"returned {got!r} for {label}, which does not fit ({why}) — raise ValueError "
                    f"with a message that says why",
                    f"对 {label} 返回了 {got!r}，但这个设置放不下（{why}）—— 应当 raise ValueError 并说明原因"), hint)
+
+
+def backward_case(fn, forward, reference_pass: tuple[Callable, Callable], args: Sequence, case: Case,
+                  seed: int, who: str, run_forward: Callable | None = None):
+    """One case of a backward exercise: (the learner's output, the reference's, dout).
+
+    The reference forward on `args` gives the upstream gradient's shape (dout is drawn from
+    `seed`) and the reference cache; the learner's `forward` gives the cache the learner's
+    `fn` receives (`run_forward(forward, args, case)` replaces the plain call when needed)."""
+    ref_forward, ref_backward = reference_pass
+    out, ref_cache = ref_forward(*copy_args(args))
+    dout = case_rng(seed).standard_normal(out.shape)
+    if run_forward is not None:
+        _, cache = run_forward(forward, args, case)
+    else:
+        _, cache = call(forward, copy_args(args), case, who.replace("_backward", "_forward"))
+    got = call(fn, (dout, cache), case, who, ("dout", "cache"))
+    return got, ref_backward(dout.copy(), ref_cache), dout

@@ -5,7 +5,8 @@ import numpy as np
 
 from .. import layers as L
 from ..i18n import say
-from .harness import as_tuple, call, case_rng, check_array, close, copy_args, overlap_only, signature, wrong_values
+from .harness import (as_tuple, backward_case, call, case_rng, check_array, close, copy_args, overlap_only,
+                      signature, wrong_values)
 from .verdict import Case, Fail
 
 _OVERLAP = ("window (i, j) starts at (i*stride, j*stride), not at (i*pool_height, j*pool_width)",
@@ -170,17 +171,12 @@ def _pool_back_variant(x, pp, dout, how):
 
 def check_max_pool_backward(fn, forward=None) -> int:
     fwd = forward or L.max_pool_forward_naive
-    ref_f, ref_b = L.max_pool_forward_naive, L.max_pool_backward_naive
     cases = pool_cases()
     for i, case in enumerate(cases):
-        args = (case.x, case.pool_param)
-        out, ref_cache = ref_f(*copy_args(args))
-        dout = case_rng(150 + i).standard_normal(out.shape)
-        _, cache = call(fwd, copy_args(args), case, "max_pool_forward")
-        dx = call(fn, (dout, cache), case, "max_pool_backward", ("dout", "cache"))
+        dx, expected, dout = backward_case(fn, fwd, (L.max_pool_forward_naive, L.max_pool_backward_naive),
+                                           (case.x, case.pool_param), case, 150 + i, "max_pool_backward")
         if isinstance(dx, tuple) and len(dx) == 1:
             dx = dx[0]
-        expected = ref_b(dout.copy(), ref_cache)
         check_array("dx", dx, expected, case.label, say("dx has the shape of x: (N, C, H, W)",
                                                         "dx 的形状与 x 相同：(N, C, H, W)"))
         if close(dx, expected):
