@@ -145,7 +145,7 @@ def test_html_report_is_a_readable_table(graded):
     assert page.startswith("<!doctype html>") and "<table>" in page
     for learner in ("notebooks", "fresh", "planted", "loops", "dies", "junk"):
         assert f">{learner}</th>" in page
-    assert "+= instead of =" in page and "\u2714" in page and "\u2718" in page
+    assert "+= instead of =" in page and "\u2714" in page and "\u2718" in page and "What went wrong" in page
 
 
 def test_learner_names_come_from_folders(tmp_path):

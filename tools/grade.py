@@ -159,7 +159,7 @@ def write_csv(rows: Sequence[Row], path: Path) -> None:
 
 
 _STYLE = {PASSING: ("\u2714", "#dafbe1"), FAILING: ("\u2718", "#ffebe9"), NOT_STARTED: ("\u00b7", "#f6f8fa"),
-          UNREADABLE: ("?", "#fff8c5"), HANG: ("\u23f1", "#ffebe9"), CRASH: ("\u2620", "#ffebe9")}
+          UNREADABLE: ("?", "#fff8c5"), HANG: ("\u221e", "#ffebe9"), CRASH: ("\u2620", "#ffebe9")}
 
 
 def write_html(rows: Sequence[Row], path: Path, seconds: float) -> None:
@@ -185,15 +185,15 @@ def write_html(rows: Sequence[Row], path: Path, seconds: float) -> None:
                     f"<td>{passed} / {total}</td></tr>")
     details = "".join(f"<li><b>{html.escape(r.learner)}</b>, {html.escape(r.notebook)}, <code>{html.escape(r.exercise)}"
                       f"</code>: {html.escape(r.status)}{': ' + html.escape(r.verdict) if r.verdict else ''}</li>"
-                      for r in rows if r.status != PASSING)
+                      for r in rows if r.status not in (PASSING, NOT_STARTED))
     page = ("<!doctype html><html><head><meta charset='utf-8'><title>Exercise grades</title>"
             "<style>body{font-family:sans-serif;margin:2em}table{border-collapse:collapse}"
             "td,th{border:1px solid #d0d7de;padding:4px 8px}li{margin:4px 0}</style></head><body>"
             f"<h1>Exercise grades</h1><p>{len(learners)} learner(s), {len(rows)} exercise row(s), graded in "
-            f"{seconds:.0f} s. Marks: \u2714 passing, \u2718 failing, \u00b7 not started, \u23f1 did not finish, "
+            f"{seconds:.0f} s. Marks: \u2714 passing, \u2718 failing, \u00b7 not started, \u221e did not finish, "
             f"\u2620 kernel died, ? unreadable (hover a mark for its verdict).</p>"
             f"<table><tr><th>learner</th>{head}<th>passing</th></tr>{''.join(body)}</table>"
-            f"<h2>What is not passing</h2><ul>{details or '<li>nothing: every exercise passes</li>'}</ul>"
+            f"<h2>What went wrong</h2><ul>{details or '<li>nothing: every exercise started passes</li>'}</ul>"
             "</body></html>")
     path.write_text(page, encoding="utf-8")
 
