@@ -16,21 +16,95 @@ def test_conv_geometry_valid():
     g = E.conv_geometry(7, 3, 2, 0)
     assert g.valid and g.output_size == 3 and g.message == ""
     assert g.formula == "(7 + 2*0 - 3)/2 + 1 = 3"
-    assert g.output_text == "output 3 x 3"
+    assert g.output_text == "output 3 x 3, fits exactly"
+    assert g.floor_size == 3 and g.leftover == ()
     assert g.n_positions == 9 and g.padded_size == 7 and g.effective_filter == 3
 
 
-def test_conv_geometry_invalid_keeps_the_shapes_message():
+def test_conv_geometry_not_exact_says_what_frameworks_do():
     g = E.conv_geometry(7, 3, 3, 0)
-    assert not g.valid and g.output_size is None and g.n_positions == 0
-    assert "stride 3 does not fit" in g.message and "pad=1" in g.message
+    assert not g.valid and g.output_size is None
+    assert g.floor_size == 2 and g.n_positions == 4 and g.leftover == (6,)
     assert g.formula == "(7 + 2*0 - 3)/3 + 1 = 7/3 ~ 2.33"
-    assert g.output_text == "no valid output"
+    assert g.message == ("S=3 does not fit exactly: (7 + 2*0 - 3)/3 + 1 = 7/3 ~ 2.33 is not a whole "
+                         "number. Frameworks round down (floor) to 2 x 2 and never read padded "
+                         "row/column 6. Settings that fit: P=1 (output 3 x 3), S=2 (output 3 x 3), "
+                         "W=6 (output 2 x 2).")
+    assert g.output_text == "does not fit exactly; frameworks round down: output 2 x 2"
+
+
+@pytest.mark.parametrize("w,f,s,p,d", [(224, 11, 4, 2, 1), (224, 7, 2, 3, 1), (112, 3, 2, 1, 1),
+                                       (8, 3, 2, 0, 1), (9, 3, 4, 1, 2)])
+def test_floor_size_is_the_frameworks_size(w, f, s, p, d):
+    """floor((W - F_eff + 2P + S)/S): AlexNet conv1 (55), ResNet conv1 (112) and max pool (56)."""
+    from cs231n_utils.shapes import conv_output_size
+    g = E.conv_geometry(w, f, s, p, d)
+    eff = d * (f - 1) + 1
+    assert g.floor_size == (w - eff + 2 * p + s) // s == conv_output_size(w, f, s, p, d, rounding="floor")
+    # the last window ends inside the padded input, and one more stride would leave it
+    last_end = (g.floor_size - 1) * s + eff
+    assert last_end <= w + 2 * p < last_end + s
+    assert g.leftover == tuple(range(last_end, w + 2 * p))
 
 
 def test_conv_geometry_filter_too_big():
     g = E.conv_geometry(3, 5, 1, 0)
-    assert not g.valid and "does not fit in input 3" in g.message
+    assert not g.valid and g.floor_size is None and g.n_positions == 0
+    assert g.message.startswith("The filter spans 5 pixels but the padded input has only 3")
+    assert "Settings that fit: P=1 (output 1 x 1), W=5 (output 1 x 1), F=3 (output 1 x 1)." in g.message
+
+
+EVERY_SLIDER_SETTING = list(itertools.product(range(1, 13), range(1, 8), range(1, 5), range(0, 4), range(1, 4)))
+
+
+def test_advice_only_names_settings_that_fit_and_that_the_sliders_reach():
+    """The issue's example: "use pad>=4" where P stops at 3 (and pad 4 still did not fit with S=4)."""
+    ranges = E.CONV_RANGES
+    checked = 0
+    for setting in EVERY_SLIDER_SETTING:
+        w, f, s, p, d = setting
+        if (w + 2 * p - d * (f - 1) - 1) % s == 0 and w + 2 * p >= d * (f - 1) + 1:
+            continue
+        options = E.fitting_settings(w, f, s, p, d)
+        assert options, f"no advice for {setting}"
+        current = dict(zip(("size", "filter_size", "stride", "pad", "dilation"), setting))
+        for changes, out in options:
+            new = dict(current, **dict(changes))
+            assert all(ranges[n][0] <= v <= ranges[n][1] for n, v in changes), (setting, changes)
+            g = E.conv_geometry(**new)
+            assert g.valid and g.output_size == out, (setting, changes)
+        assert "pad>=" not in E.conv_geometry(w, f, s, p, d).message
+        checked += 1
+    assert checked > 2000
+
+
+def test_fitting_settings_prefers_one_change_and_respects_missing_ranges():
+    assert E.fitting_settings(7, 3, 3, 0, 1, limit=2) == [((("pad", 1),), 3), ((("stride", 2),), 3)]
+    assert E.fitting_settings(7, 3, 3, 0, 1, ranges={"stride": (1, 4)}) == [((("stride", 2),), 3)]
+    assert E.fitting_settings(7, 3, 3, 0, 1, ranges={"stride": (3, 3)}) == []
+    two = E.fitting_settings(12, 7, 4, 0, 2)             # no single change fits
+    assert all(len(changes) == 2 for changes, _ in two) and two[0] == ((("pad", 1), ("size", 11)), 1)
+
+
+def test_messages_in_chinese():
+    from cs231n_utils import i18n
+    before = i18n._current
+    try:
+        i18n.set_language("zh")
+        g = E.conv_geometry(7, 3, 3, 0)
+        assert g.message.startswith("S=3 不能恰好整除：(7 + 2*0 - 3)/3 + 1 = 7/3 ~ 2.33 不是整数。")
+        assert "框架向下取整（floor）得到 2 x 2" in g.message and "能整除的设置：P=1（输出 3 x 3）" in g.message
+        assert g.output_text == "不能整除；框架向下取整：输出 2 x 2"
+        assert "没有输出" in E.conv_geometry(3, 5).message
+        p = E.pool_geometry(6, 3, 2)
+        assert "ceil_mode=True 时向上取整（3 x 3" in p.message and "能整除的设置：步长=1" not in p.message
+        assert "stride=1（输出 4 x 4）" in p.message
+        assert "读取填充后的第 0..2 行" in E.conv_frame(7, 3, 2).text
+        assert "的 max 池化" in E.pool_frame(E.demo_pool_input(4), 2).text
+        assert "通道 0" in E.conv_numbers_frame(*E.conv_numbers_demo_data()).text
+    finally:
+        i18n._current = before
+    assert E.conv_geometry(7, 3, 3, 0).message.startswith("S=3 does not fit exactly")
 
 
 def test_conv_geometry_dilation_formula():
@@ -89,13 +163,14 @@ def test_conv_frame_clamps_position():
     assert f.index == (2, 2)
 
 
-def test_conv_frame_invalid_shows_the_leftover():
-    f = E.conv_frame(7, 3, 3, 0)
-    assert f.index is None and f.taps.shape == (0, 2) and f.output.shape == (0, 0)
+def test_conv_frame_not_exact_steps_through_the_rounded_down_windows():
+    f = E.conv_frame(7, 3, 3, 0, position=3)
+    assert not f.exact and f.index == (1, 1) and f.output.shape == (2, 2)
+    assert f.taps.min() == 3 and f.taps.max() == 5
     # windows at 0..2 and 3..5 fit, column 6 is never reached
     assert f.leftover == (6,)
     assert f.covered[:6, :6].all() and not f.covered[6].any()
-    assert "no valid output" in f.text
+    assert "frameworks round down: output 2 x 2" in f.text
 
 
 def test_conv_frame_window_bigger_than_input():
@@ -152,9 +227,24 @@ def test_pool_geometry():
     assert g.valid and g.output_size == 3 and g.stride == 2 and not g.overlapping
     assert g.formula == "(6 - 2)/2 + 1 = 3"
     bad = E.pool_geometry(6, 3, 2)
-    assert not bad.valid and bad.overlapping and "stride 2 does not fit" in bad.message
+    assert not bad.valid and bad.overlapping and "stride 2 does not fit exactly" in bad.message
     assert bad.formula == "(6 - 3)/2 + 1 = 2.5"
-    assert bad.output_text == "no valid output"
+    assert bad.floor_size == 2 and bad.ceil_size == 3 and bad.leftover == (5,)
+    assert bad.output_text == "does not fit exactly; frameworks round down: output 2 x 2 (ceil mode: 3 x 3)"
+    assert "Settings that fit: stride=1 (output 4 x 4), input=5 (output 2 x 2), size=2 (output 3 x 3)." in bad.message
+    fixed = E.pool_geometry(6, 3, 2, ranges={"size": (1, 4), "stride": (1, 4)})   # input not adjustable
+    assert "input=" not in fixed.message
+    big = E.pool_geometry(3, 4, 4)
+    assert big.floor_size is None and big.ceil_size is None and big.leftover == (0, 1, 2)
+    assert big.message.startswith("The window 4 is larger than the input 3")
+
+
+@pytest.mark.parametrize("w,f,s", [(112, 3, 2), (6, 3, 2), (5, 2, 2), (13, 3, 2), (7, 4, 3)])
+def test_pool_floor_and_ceil_sizes_match_the_shapes_module(w, f, s):
+    from cs231n_utils.shapes import pool_output_size
+    g = E.pool_geometry(w, f, s)
+    assert g.floor_size == pool_output_size(w, f, s, rounding="floor")
+    assert g.ceil_size == pool_output_size(w, f, s, rounding="ceil")
 
 
 def test_pool_windows():
@@ -251,10 +341,16 @@ def test_pool_frame_valid():
     assert "output 2 x 2" in f.text and "at x[" in f.text
 
 
-def test_pool_frame_invalid_and_errors():
-    f = E.pool_frame(E.demo_pool_input(6), 3, 2, "avg")
-    assert f.index is None and f.window is None and f.out.shape == (0, 0)
-    assert "no valid output" in f.text and not f.dx.any()
+def test_pool_frame_not_exact_pools_what_frameworks_keep_and_errors():
+    x = E.demo_pool_input(6)
+    f = E.pool_frame(x, 3, 2, "avg", position=3)
+    assert not f.exact and f.index == (1, 1) and f.out.shape == (2, 2)
+    np.testing.assert_allclose(f.out[1, 1], x[2:5, 2:5].mean())
+    assert not f.hits[5].any() and not f.hits[:, 5].any() and not f.dx[5].any()
+    assert f.dx.sum() == pytest.approx(4.0)
+    assert "frameworks round down: output 2 x 2" in f.text
+    none = E.pool_frame(E.demo_pool_input(3), 4, 4)
+    assert none.index is None and none.window is None and none.out.shape == (0, 0) and not none.dx.any()
     with pytest.raises(ValueError, match="square"):
         E.pool_frame(np.ones((4, 6)), 2)
 
@@ -267,7 +363,12 @@ def test_every_frame_of_every_small_setting_stays_inside_the_padded_input():
     for w, f, s, p, d in ALL:
         g = E.conv_geometry(w, f, s, p, d)
         if not g.valid:
-            assert g.message and E.conv_frame(w, f, s, p, d).index is None
+            assert g.message
+            frame = E.conv_frame(w, f, s, p, d, g.n_positions - 1)
+            if g.floor_size is None:
+                assert frame.index is None
+            else:                    # the last rounded-down window still lies inside the padded input
+                assert frame.taps.max() < g.padded_size and frame.taps.max() == g.leftover[0] - 1
             continue
         n_valid += 1
         seen = np.zeros((g.padded_size, g.padded_size), dtype=bool)

@@ -59,7 +59,9 @@ def test_plot_conv_frame_valid_and_invalid():
     assert d["valid"] and d["index"] == (1, 1) and d["output"].shape == (3, 3)
     assert d["grid"].shape == (7, 7) and d["taps"].min() == 2 and d["taps"].max() == 4
     bad = P.plot_conv_frame(E.conv_frame(7, 3, 3, 0))
-    assert not bad["valid"] and bad["leftover"] == (6,) and bad["taps"].shape == (0, 2)
+    assert not bad["valid"] and bad["leftover"] == (6,) and bad["output"].shape == (2, 2)
+    none = P.plot_conv_frame(E.conv_frame(2, 5, 1, 0))
+    assert none["taps"].shape == (0, 2) and none["output"].shape == (0, 0)
 
 
 def test_plot_conv_frame_on_given_axes():
@@ -122,7 +124,10 @@ def test_plot_pool_frame_avg_formats_decimals_and_invalid():
     frame = E.pool_frame(E.demo_pool_input(4, seed=2), 2, 2, "avg")
     d = PP.plot_pool_frame(frame, backward=True)
     assert len(d["switches"]) == 0 and d["texts"]["dx"][0][0] == "0.25"
-    bad = PP.plot_pool_frame(E.pool_frame(E.demo_pool_input(5), 2, 2, "max"))
+    floor = PP.plot_pool_frame(E.pool_frame(E.demo_pool_input(5), 2, 2, "max"))
+    assert set(floor["arrays"]) == {"x", "max pool (floor)"} and floor["window"] == (0, 2, 0, 2)
+    assert floor["shaded"][4].all() and floor["shaded"][:, 4].all() and not floor["shaded"][:4, :4].any()
+    bad = PP.plot_pool_frame(E.pool_frame(E.demo_pool_input(3), 4, 4, "max"))
     assert set(bad["arrays"]) == {"x"} and bad["window"] is None
 
 

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from cs231n_utils.filters import HAND_FILTERS
-from cs231n_utils.widgets import ConvExplorer, FilterPlayground, PoolExplorer
+from cs231n_utils.widgets import ConvExplorer, ConvNumbersExplorer, FilterPlayground, PoolExplorer
 
 
 def _figures_shown(w):
@@ -50,21 +50,54 @@ def test_conv_explorer_stride_and_pad(conv):
 
 def test_conv_explorer_invalid_setting_shows_a_message_not_a_traceback(conv):
     conv.stride.value = 3                                # (7 - 3)/3 + 1 is not an integer
-    assert conv.current_output_size is None
-    assert "stride 3 does not fit" in conv.message.value and "try pad=1" in conv.message.value
-    assert "no valid output" in conv.formula.value
-    assert conv.position.disabled and conv.play.disabled and conv.position.max == 0
+    assert conv.current_output_size is None and conv.floor_output_size == (2, 2)
+    msg = conv.message.value
+    assert "S=3 does not fit exactly" in msg and "7/3 ~ 2.33" in msg
+    assert "round down (floor) to 2 x 2" in msg and "P=1 (output 3 x 3)" in msg
+    assert "does not fit exactly; frameworks round down: output 2 x 2" in conv.formula.value
+    # the picture steps through the 2 x 2 windows a framework keeps
+    assert not conv.position.disabled and conv.position.max == 3
     assert conv.last_drawing["valid"] is False and conv.last_drawing["leftover"] == (6,)
+    assert conv.last_drawing["output"].shape == (2, 2)
     assert len(_figures_shown(conv)) == 1              # the old picture was replaced
     conv.pad.value = 1                                   # (7 + 2 - 3)/3 + 1 = 3 fits again
     assert conv.message.value == "" and conv.current_output_size == (3, 3)
-    assert not conv.position.disabled
+    assert "fits exactly" in conv.formula.value
+
+
+def test_conv_explorer_advice_stays_inside_the_sliders():
+    # W=1, F=7, S=4, D=2: the filter spans 13 pixels; shapes alone would say "use pad>=6",
+    # which the P slider (0..3) cannot reach
+    ex = ConvExplorer(size=1, filter_size=7, stride=4, pad=0, dilation=2, draw=False)
+    msg = ex.message.value
+    assert "no output" in ex.formula.value and "pad>=" not in msg
+    assert "Settings that fit: F=1 (output 1 x 1)" in msg
+    ex.size.value = 12               # spans 13 > 12, and no single slider change fits: two changes
+    assert ex.current_output_size is None
+    assert "Settings that fit: P=1 and W=11 (output 1 x 1)" in ex.message.value
+
+
+def test_conv_explorer_speaks_chinese_when_asked():
+    from cs231n_utils import i18n
+    before = i18n._current
+    try:
+        i18n.set_language("zh")
+        ex = ConvExplorer(size=7, filter_size=3, stride=3, draw=False)
+        assert "不能恰好整除" in ex.message.value and "能整除的设置：P=1（输出 3 x 3）" in ex.message.value
+        assert "框架向下取整：输出 2 x 2" in ex.formula.value
+        ex.stride.value = 2
+        assert "输出 3 x 3，恰好整除" in ex.formula.value and ex.message.value == ""
+    finally:
+        i18n._current = before
+    assert "fits exactly" in ConvExplorer(draw=False).formula.value
 
 
 def test_conv_explorer_filter_larger_than_input(conv):
     conv.size.value = 2
     conv.filter_size.value = 5
-    assert conv.current_output_size is None and "does not fit in input 2" in conv.message.value
+    assert conv.current_output_size is None and conv.floor_output_size is None
+    assert "The filter spans 5 pixels but the padded input has only 2" in conv.message.value
+    assert conv.position.disabled and conv.last_drawing["output"].shape == (0, 0)
 
 
 def test_conv_explorer_position_and_play_step_the_window(conv):
@@ -75,6 +108,10 @@ def test_conv_explorer_position_and_play_step_the_window(conv):
     assert "output (1, 2) reads padded rows 2..4, cols 4..6" in conv.formula.value
     conv.play.value = 7                                  # the Play button drives the slider
     assert conv.position.value == 7 and conv.frame.index == (2, 1)
+    conv.stride.value = 4                                # (7 - 3)/4 + 1 = 2 fits exactly
+    conv.size.value = 8                                  # (8 - 3)/4 + 1 = 2.25: frameworks keep 2
+    conv.position.value = 3
+    assert conv.frame.index == (1, 1) and conv.last_drawing["taps"].max() == 6
 
 
 def test_conv_explorer_position_is_clamped_when_the_output_shrinks(conv):
@@ -138,9 +175,13 @@ def test_pool_explorer_kinds(pool):
 
 def test_pool_explorer_invalid_then_overlapping(pool):
     pool.size.value = 3                                  # (6 - 3)/2 + 1 = 2.5
-    assert pool.current_output_size is None
-    assert "stride 2 does not fit" in pool.message.value and "no valid output" in pool.formula.value
-    assert pool.position.disabled
+    assert pool.current_output_size is None and pool.floor_output_size == (2, 2)
+    msg = pool.message.value
+    assert "stride 2 does not fit exactly" in msg and "floor: 2 x 2" in msg and "ceil_mode=True, up (3 x 3" in msg
+    assert "Settings that fit: stride=1 (output 4 x 4), input=5 (output 2 x 2)" in msg
+    assert "frameworks round down: output 2 x 2 (ceil mode: 3 x 3)" in pool.formula.value
+    assert pool.position.max == 3 and pool.last_drawing["shaded"][5].all()
+    assert set(pool.last_drawing["arrays"]) == {"x", "max pool (floor)"}
     pool.input_size.value = 7                            # (7 - 3)/2 + 1 = 3, overlapping
     assert pool.current_output_size == (3, 3) and pool.message.value == ""
     assert "windows overlap" in pool.formula.value
@@ -192,7 +233,9 @@ def test_filter_playground_invalid_stride_shows_a_message(rng):
     fp = FilterPlayground(rng.random((8, 9)), filter_name="box_blur")
     fp.stride.value = 2                                  # (8 + 2 - 3)/2 + 1 = 4.5
     assert fp.activation is None and fp.current_output_size is None
-    assert "image height 8" in fp.message.value and "no valid output" in fp.formula.value
+    assert "image height 8: S=2 does not fit exactly" in fp.message.value
+    assert "Settings that fit: S=1 (output 8 x 8)" in fp.message.value
+    assert "no exact output" in fp.formula.value
     fp.stride.value = 1
     assert fp.message.value == "" and fp.current_output_size == (8, 9)
 
@@ -202,3 +245,63 @@ def test_filter_playground_errors():
         FilterPlayground(np.ones((4, 4, 3)))
     with pytest.raises(ValueError, match="empty"):
         FilterPlayground(np.ones((4, 4)), filters={})
+
+
+# --------------------------------------------------------------------------- ConvNumbersExplorer
+
+def test_numbers_explorer_steps_through_every_output_number():
+    from cs231n_utils import layers
+    ex = ConvNumbersExplorer()
+    assert ex.position.max == 17 and ex.frame.out.shape == (2, 3, 3)
+    expected, _ = layers.conv_forward_naive(ex.x[None], ex.w, ex.b, {"stride": 2, "pad": 1})
+    np.testing.assert_array_equal(ex.frame.out, expected[0])
+    ex.play.value = 13                                   # filter 1, output (1, 1)
+    assert ex.frame.filter_index == 1 and ex.frame.index == (1, 1)
+    assert "step 14 of 18: filter 1, output (1, 1)" in ex.formula.value
+    assert f"= {ex.frame.value:.0f}" in ex.formula.value
+    d = ex.last_drawing
+    assert d["window"] == (2, 5, 2, 5) and d["filter_index"] == 1 and d["cell_px"] >= 24
+    assert d["texts"]["output 1 (b1 = 0)"][2][2] == ""   # not computed yet at step 14
+    assert "cs231n-numbers-explorer" in ex._dom_classes
+
+
+def test_numbers_explorer_other_numbers_and_errors():
+    x = np.ones((2, 4, 4))
+    w = np.ones((1, 2, 3, 3))
+    ex = ConvNumbersExplorer(x, w, np.zeros(1), stride=1, pad=0, draw=False)
+    assert ex.position.max == 3 and ex.frame.value == 18
+    with pytest.raises(ValueError, match="does not fit"):
+        ConvNumbersExplorer(x, w, np.zeros(1), stride=2, pad=0)
+
+
+# --------------------------------------------------------------------------- saved notebooks
+
+@pytest.mark.parametrize("make", [
+    lambda: ConvExplorer(size=7, filter_size=3, stride=2),
+    lambda: PoolExplorer(kind="max", size=3, stride=2, input_size=7),
+    lambda: FilterPlayground(np.random.default_rng(0).random((13, 25))),
+    lambda: ConvNumbersExplorer(step=4),
+], ids=["conv", "pool", "filter", "numbers"])
+def test_displaying_an_explorer_also_stores_a_plain_picture(make, monkeypatch):
+    """A fresh clone shows the stored image output: widget views need a running kernel."""
+    import base64
+    import IPython.display
+    from cs231n_utils.plotting import style
+    shown = []
+    monkeypatch.setattr(IPython.display, "display", lambda obj, raw=False: shown.append((obj, raw)))
+    ex = make()
+    ex._ipython_display_()
+    (picture, raw1), (bundle, raw2) = shown
+    assert raw1 and raw2 and "application/vnd.jupyter.widget-view+json" in bundle
+    assert picture["text/plain"] == f"[stored picture of {ex!r}]"
+    png = base64.b64decode(picture["image/png"])
+    assert png == ex.picture_png and style.png_size(png)[0] >= style.MIN_WIDTH_PX
+    assert ex.out.outputs[0]["data"]["image/png"] == picture["image/png"]
+
+
+def test_an_explorer_without_pictures_displays_only_the_widget(monkeypatch):
+    import IPython.display
+    shown = []
+    monkeypatch.setattr(IPython.display, "display", lambda obj, raw=False: shown.append(obj))
+    ConvExplorer(draw=False)._ipython_display_()
+    assert len(shown) == 1 and "application/vnd.jupyter.widget-view+json" in shown[0]

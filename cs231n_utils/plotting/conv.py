@@ -1,7 +1,9 @@
 """Figures for 02_convolution: volumes, connectivity, the conv explorer frame, activation maps.
 
-Every function draws on a new small figure (or on given axes) and returns a dict with the data
-it drew plus the matplotlib `figure`, so tests can check the picture's content:
+Every function draws on a new figure in the workbook's style (`plotting.style`: 100 dpi, at
+least 500 px wide, no text under 9 pt, grey for images, one diverging map with a colorbar for
+signed values) or on given axes, and returns a dict with the data it drew plus the matplotlib
+`figure`, so tests can check the picture's content:
 
 - `plot_volumes`               3-D boxes for N x C x H x W volumes (深度 = depth), optional highlights
 - `plot_connections_1d`        one row of neurons: local connectivity (稀疏连接), receptive field
@@ -9,7 +11,7 @@ it drew plus the matplotlib `figure`, so tests can check the picture's content:
 - `plot_conv_frame`            the conv explorer picture: padded input, window taps, output grid
 - `plot_number_grids`          small arrays drawn as annotated grids (kernels, worked examples)
 - `plot_activation_maps`       a photo and the activation maps (激活映射) of several filters
-- `plot_receptive_field_growth` receptive field vs depth for several stacks (e.g. dilated vs not)
+- `plot_receptive_field_growth` receptive field (and output size) vs depth for several stacks
 """
 from __future__ import annotations
 
@@ -20,21 +22,23 @@ import numpy as np
 from matplotlib.patches import Polygon, Rectangle
 
 from ..explorers import ConvFrame
-from ..shapes import receptive_field
+from ..shapes import conv_output_size, receptive_field
+from . import style
 
 __all__ = ["plot_volumes", "plot_connections_1d", "plot_conv_frame", "plot_number_grids",
-           "plot_activation_maps", "plot_receptive_field_growth", "DPI"]
+           "plot_activation_maps", "plot_receptive_field_growth", "grid_cell_inches"]
 
-DPI = 72
+_FONT = style.MIN_FONT_SIZE
 _INPUT, _PAD, _TAP, _COVER, _LEFT, _OUT, _CUR = ("#ffffff", "#d9d9d9", "#e4572e", "#fde2c8",
                                                  "#9ecae1", "#f0f0f0", "#e4572e")
 
 
 def _new_axes(ncols: int, figsize, axes=None):
+    style.apply()
     if axes is not None:
         axes = list(np.atleast_1d(axes))
         return axes[0].figure, axes
-    fig, axes = plt.subplots(1, ncols, figsize=figsize, dpi=DPI, squeeze=False)
+    fig, axes = style.figure(1, ncols, figsize=figsize, squeeze=False)
     return fig, list(axes[0])
 
 
@@ -68,10 +72,7 @@ def plot_volumes(volumes: Sequence[tuple[str, Sequence[int]]],
     f = np.sqrt if scale == "sqrt" else (lambda v: float(v))
     if scale not in ("sqrt", "linear"):
         raise ValueError(f"scale must be 'sqrt' or 'linear', got {scale!r}")
-    if ax is None:
-        fig, ax = plt.subplots(figsize=figsize, dpi=DPI)
-    else:
-        fig = ax.figure
+    fig, (ax,) = _new_axes(1, figsize, ax)
     x0, boxes, top = 0.0, [], 0.0
     palette = ["#9ecae1", "#fdae6b", "#a1d99b", "#bcbddc", "#fc9272"]
     for k, (label, shape) in enumerate(volumes):
@@ -95,7 +96,7 @@ def plot_volumes(volumes: Sequence[tuple[str, Sequence[int]]],
                                  f"lie outside the {h}x{w} volume")
             _box(ax, x0 + c * dw / w, dh - (r + rh) * dh / h, rw * dw / w, rh * dh / h, dd, _TAP)
         text = " x ".join(str(s) for s in shape)
-        ax.text(x0 + dw / 2, -0.12 * max(dh, 1), f"{label}\n{text}", ha="center", va="top", fontsize=9)
+        ax.text(x0 + dw / 2, -0.12 * max(dh, 1), f"{label}\n{text}", ha="center", va="top", fontsize=_FONT + 1)
         boxes.append({"label": label, "shape": shape, "drawn": (dw, dh, dd), "polygons": polys[-1],
                       "highlight": region})
         extra = 0.35 * (copies - 1) * max(dw, dh) / 2
@@ -109,7 +110,7 @@ def plot_volumes(volumes: Sequence[tuple[str, Sequence[int]]],
 
 
 def plot_connections_1d(n_inputs: int, filter_size: int, stride: int = 1, pad: int = 0,
-                        ax=None, figsize=(6, 2.2), title: str | None = None) -> dict:
+                        ax=None, figsize=(6.5, 2.4), title: str | None = None) -> dict:
     """One row of input neurons and the output neurons of a 1-D conv, with every connection drawn.
 
     Output k is connected only to inputs k*S .. k*S+F-1 of the zero-padded row (local, sparse
@@ -122,16 +123,11 @@ def plot_connections_1d(n_inputs: int, filter_size: int, stride: int = 1, pad: i
 
     Shown in 02, section 2.
     """
-    from ..shapes import conv_output_size
-
     n_out = conv_output_size(n_inputs, filter_size, stride, pad)
     padded = np.zeros(n_inputs + 2 * pad, dtype=np.int64)
     padded[pad:pad + n_inputs] = 1
     edges = [(k, k * stride + t, t) for k in range(n_out) for t in range(filter_size)]
-    if ax is None:
-        fig, ax = plt.subplots(figsize=figsize, dpi=DPI)
-    else:
-        fig = ax.figure
+    fig, (ax,) = _new_axes(1, figsize, ax)
     colors = plt.get_cmap("tab10")
     xin = np.arange(padded.size, dtype=float)
     # centre each output above the middle of its window
@@ -142,38 +138,70 @@ def plot_connections_1d(n_inputs: int, filter_size: int, stride: int = 1, pad: i
                edgecolors="black", zorder=2)
     ax.scatter(xout, np.ones_like(xout), s=160, c="#fdae6b", edgecolors="black", zorder=2)
     for i in range(padded.size):
-        ax.text(xin[i], -0.28, "0" if padded[i] == 0 else f"x{i - pad}", ha="center", fontsize=8)
-    ax.set_ylim(-0.5, 1.4)
+        ax.text(xin[i], -0.3, "0" if padded[i] == 0 else f"x{i - pad}", ha="center", va="top", fontsize=_FONT)
+    ax.set_ylim(-0.65, 1.4)
     ax.set_xlim(-0.8, padded.size - 0.2)
     ax.axis("off")
-    ax.set_title(title or f"W={n_inputs}, F={filter_size}, S={stride}, P={pad}: {n_out} outputs",
-                 fontsize=9)
+    ax.set_title(title or f"W={n_inputs}, F={filter_size}, S={stride}, P={pad}: {n_out} outputs")
     for t in range(min(filter_size, 10)):
         ax.plot([], [], color=colors(t), label=f"w{t}")
     if filter_size <= 5:
-        ax.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.0, 0.5), frameon=False)
+        ax.legend(fontsize=_FONT, loc="center left", bbox_to_anchor=(1.0, 0.5), frameon=False)
     return {"edges": edges, "padded": padded, "n_outputs": n_out, "n_weights": filter_size,
             "figure": fig}
 
 
-def plot_conv_frame(frame: ConvFrame, axes=None, figsize=(6.4, 3.0)) -> dict:
+def grid_cell_inches(n_cells: int, budget: float = 9.0, largest: float = 0.42) -> float:
+    """Side of one grid cell, in inches, when `n_cells` cells share `budget` inches: at most
+    `largest`, never under `style.MIN_CELL_PX` (plus a margin) so every cell stays readable."""
+    smallest = (style.MIN_CELL_PX + 2) / style.DPI
+    return float(min(largest, max(smallest, budget / max(n_cells, 1))))
+
+
+def _grid_axes(widths: Sequence[int], height: int, cell: float, top: float = 0.55,
+               bottom: float = 0.15, gap: float = 0.55, side: float = 0.2):
+    """A figure with one axes per grid, placed in inches so every cell is `cell` inches wide."""
+    style.apply()
+    total = side * 2 + cell * sum(widths) + gap * (len(widths) - 1)
+    width = max(total, (style.MIN_WIDTH_PX + 40) / style.DPI)
+    fig_h = bottom + cell * height + top
+    fig = plt.figure(figsize=(width, fig_h), dpi=style.DPI)
+    style.keep_full_size(fig)
+    x = side + (width - total) / 2
+    axes = []
+    for w in widths:
+        axes.append(fig.add_axes([x / width, bottom / fig_h, cell * max(w, 1) / width,
+                                  cell * height / fig_h]))
+        x += cell * w + gap
+    return fig, axes
+
+
+def plot_conv_frame(frame: ConvFrame, axes=None, figsize=None) -> dict:
     """Draw one conv-explorer frame: the padded input grid and the output grid.
 
     Left: real input pixels white, zero padding grey, the taps read by the current output in
-    red (dilated taps are spread out), cells that some window reads lightly shaded; for an
-    invalid setting the rows/cols no window reaches are blue. Right: the output grid with the
-    current output in red. Returns {"grid", "taps", "output", "index", "leftover",
-    "covered", "valid", "figure"}.
+    red (dilated taps are spread out), cells that some window reads lightly shaded when the
+    setting does not fit exactly, and the rows/cols no window reaches in blue. Right: the
+    output grid with the current output in red; for a setting that does not fit exactly it
+    is the rounded-down grid frameworks compute (hatched). Both grids use the same cell size
+    (at least `style.MIN_CELL_PX` pixels). Returns {"grid", "taps", "output", "index",
+    "leftover", "covered", "valid", "cell_inches", "figure"}.
 
-    Shown in 02, sections 2, 4, 8.
+    Shown in 02, sections 2, 4, 9.
     """
-    fig, (ax_in, ax_out) = _new_axes(2, figsize, axes)
     g = frame.geometry
     n = g.padded_size
+    m = frame.output.shape[0]
+    cell = grid_cell_inches(n + max(m, 1))
+    if axes is None:
+        fig, (ax_in, ax_out) = _grid_axes([n, max(m, 1)], max(n, m, 1), cell, top=0.85, bottom=0.45)
+    else:
+        fig, (ax_in, ax_out) = _new_axes(2, figsize, axes)
+    inexact = not g.valid
     for r in range(n):
         for c in range(n):
             color = _INPUT if frame.grid[r, c] else _PAD
-            if not g.valid and frame.covered[r, c]:
+            if inexact and frame.covered[r, c]:
                 color = _COVER
             if r in frame.leftover or c in frame.leftover:
                 color = _LEFT
@@ -185,140 +213,190 @@ def plot_conv_frame(frame: ConvFrame, axes=None, figsize=(6.4, 3.0)) -> dict:
     if g.pad:
         ax_in.add_patch(Rectangle((g.pad, g.pad), g.size, g.size, fill=False, edgecolor="black",
                                   linewidth=1.6))
-    ax_in.set_xlim(-0.05, n + 0.05)                      # a little room: outer grid lines stay visible
-    ax_in.set_ylim(-0.05, n + 0.05)
-    ax_in.set_aspect("equal")
-    ax_in.axis("off")
-    ax_in.set_title(f"input {g.size}x{g.size} + pad {g.pad} -> {n}x{n}", fontsize=9)
-    m = frame.output.shape[0]
+    top = max(n, m, 1)
+    for ax, w in ((ax_in, n), (ax_out, max(m, 1))):
+        ax.set_xlim(-0.05, w + 0.05)                     # the same cell size in both grids
+        ax.set_ylim(n - top - 0.05, n + 0.05)
+        ax.set_aspect("equal")
+        ax.axis("off")
+    ax_in.set_title(f"input {g.size}x{g.size} + pad {g.pad}\n= {n}x{n}")
     for r in range(m):
         for c in range(m):
             ax_out.add_patch(Rectangle((c, n - 1 - r), 1, 1, edgecolor="#888888", linewidth=0.6,
-                                       facecolor=_CUR if frame.output[r, c] else _OUT))
-    ax_out.set_xlim(-0.05, max(n, m, 1) + 0.05)          # same cell size as the input grid
-    ax_out.set_ylim(-0.05, max(n, m, 1) + 0.05)
-    ax_out.set_aspect("equal")
-    ax_out.axis("off")
-    ax_out.set_title(g.output_text if g.valid else "does not fit", fontsize=9)
-    if not g.valid:
-        ax_out.text(n / 2, n / 2, "no valid output:\nthe blue cells are\nnot reached by any\nwhole window"
-                    if frame.leftover and frame.covered.any() else "no valid output:\nthe window is larger\n"
-                    "than the padded input", ha="center", va="center", fontsize=9)
+                                       facecolor=_CUR if frame.output[r, c] else _OUT,
+                                       hatch="//" if inexact and not frame.output[r, c] else None))
+    if g.valid:
+        ax_out.set_title(f"output {m}x{m}\nfits exactly")
+    elif m:
+        ax_out.set_title(f"floor: {m}x{m}\n(not exact)")
+    else:
+        ax_out.set_title("no output")
+        ax_out.text(0.05, n / 2, "the window is\nlarger than the\npadded input", ha="left",
+                    va="center", fontsize=_FONT)
+    if axes is None:
+        key = ["grey = zero padding"] if g.pad else []
+        key += ["red = read by the current output"] if frame.index is not None else []
+        key += ["blue = never read"] if frame.leftover else []
+        fig.text(0.5, 0.04 / fig.get_figheight(), ", ".join(key), ha="center", va="bottom", fontsize=_FONT)
     return {"grid": frame.grid, "taps": frame.taps, "output": frame.output, "index": frame.index,
-            "leftover": frame.leftover, "covered": frame.covered, "valid": g.valid, "figure": fig}
+            "leftover": frame.leftover, "covered": frame.covered, "valid": g.valid,
+            "cell_inches": cell, "figure": fig}
 
 
-def plot_number_grids(arrays: Mapping[str, np.ndarray], fmt: str | Mapping[str, str] = "{:.0f}", cmap: str = "coolwarm",
-                      figsize=None, axes=None, highlight: Mapping[str, np.ndarray] | None = None,
-                      symmetric: bool = True) -> dict:
+def plot_number_grids(arrays: Mapping[str, np.ndarray], fmt: str | Mapping[str, str] = "{:.0f}",
+                      cmap: str | None = None, figsize=None, axes=None,
+                      highlight: Mapping[str, np.ndarray] | None = None,
+                      symmetric: bool = True, shade: Mapping[str, np.ndarray] | None = None) -> dict:
     """Draw small 2-D arrays side by side as coloured grids with each value written in its cell.
 
-    arrays: title -> 2-D array; fmt: format for the numbers (one for all, or title -> format); highlight: title -> bool mask of
-    cells to outline in black; symmetric: colour limits +-max|a| (signed data, diverging cmap),
-    else min..(2*max - min) so a sequential cmap stays light enough to read the numbers. Returns {"arrays": {title: array}, "texts": {title: [[str]]},
-    "figure"}.
+    arrays: title -> 2-D array; fmt: format for the numbers (one for all, or title -> format);
+    highlight: title -> bool mask of cells to outline in black; shade: title -> bool mask of
+    cells to grey out (e.g. rows a pool never reads). symmetric: signed data, colours
+    `style.SIGNED_CMAP` with limits +-max|a|; else non-negative data in `style.COUNT_CMAP`
+    from min to 2*max - min, light enough to read the numbers (`cmap` overrides either).
+    Every value is written in its cell, so the grids need no colorbar. On a new figure every
+    cell is at least `style.MIN_CELL_PX` px and wide enough for its longest number. Returns
+    {"arrays": {title: array}, "texts": {title: [[str]]}, "cell_inches", "figure"}.
 
-    Shown in 03, sections 1, 3 (through `plotting.pooling`).
+    Shown in 02, section 3; 03, sections 1, 3 (through `plotting.pooling`).
     """
     items = [(k, np.asarray(v, dtype=np.float64)) for k, v in arrays.items()]
     for k, v in items:
         if v.ndim != 2:
             raise ValueError(f"{k}: expected a 2-D array, got shape {v.shape}")
-    figsize = figsize or (2.1 * len(items), 2.3)
-    fig, axs = _new_axes(len(items), figsize, axes)
+    forms = {k: (fmt[k] if isinstance(fmt, Mapping) else fmt) for k, _ in items}
     texts = {}
+    for k, a in items:
+        rows = [[forms[k].format(v) for v in row] for row in a]
+        texts[k] = [["0" if s in ("-0", "-0.0", "-0.00") else s for s in row] for row in rows]
+    longest = max((len(s) for rows in texts.values() for row in rows for s in row), default=1)
+    cell = max(grid_cell_inches(sum(a.shape[1] for _, a in items)), 0.09 * longest + 0.1)
+    if axes is None and figsize is None:
+        fig, axs = _grid_axes([a.shape[1] for _, a in items], max(a.shape[0] for _, a in items), cell,
+                              top=0.45)
+    else:
+        fig, axs = _new_axes(len(items), figsize or (2.1 * len(items), 2.3), axes)
+    cmap = cmap or (style.SIGNED_CMAP if symmetric else style.COUNT_CMAP)
     for ax, (title, a) in zip(axs, items):
-        form = fmt[title] if isinstance(fmt, Mapping) else fmt
-        fontsize = 8 if max(a.shape) <= 8 else 6
         if symmetric:
-            lim = float(np.abs(a).max()) if a.size else 1.0
-            lo, hi = -(lim or 1.0), (lim or 1.0)
+            lo, hi = style.signed_limits(a)
         else:
             lo = float(a.min()) if a.size else 0.0
             hi = float(a.max()) if a.size else 1.0
             hi = hi + (hi - lo) if hi > lo else lo + 1.0
         ax.imshow(a, cmap=cmap, vmin=lo, vmax=hi)
-        rows = []
-        for r in range(a.shape[0]):
-            row = []
-            for c in range(a.shape[1]):
-                s = form.format(a[r, c])
-                s = "0" if s in ("-0", "-0.0", "-0.00") else s
-                row.append(s)
-                ax.text(c, r, s, ha="center", va="center", fontsize=fontsize)
-            rows.append(row)
+        if shade and title in shade:
+            ax.imshow(np.ma.masked_where(~np.asarray(shade[title], bool), np.ones_like(a)),
+                      cmap="Greys", vmin=0, vmax=2.5, alpha=0.85)
+        for r, row in enumerate(texts[title]):
+            for c, s in enumerate(row):
+                ax.text(c, r, s, ha="center", va="center", fontsize=_FONT)
         if highlight and title in highlight:
             for r, c in zip(*np.nonzero(highlight[title])):
                 ax.add_patch(Rectangle((c - 0.5, r - 0.5), 1, 1, fill=False, edgecolor="black",
                                        linewidth=2))
-        texts[title] = rows
-        ax.set_title(title, fontsize=9)
+        ax.set_title(title)
         ax.set_xticks([])
         ax.set_yticks([])
-    return {"arrays": dict(items), "texts": texts, "figure": fig}
+    return {"arrays": dict(items), "texts": texts, "cell_inches": cell, "figure": fig}
 
 
 def plot_activation_maps(image: np.ndarray, maps: Mapping[str, np.ndarray], figsize=None,
                          ncols: int = 4) -> dict:
-    """A grey photo followed by one activation map (激活映射) per filter.
+    """A grey photo followed by one activation map (激活映射) per filter, each with a colorbar.
 
-    maps: filter name -> 2-D response. A signed map (edges) is drawn with a diverging colour
-    map centred on 0 (positive red, negative blue), clipped at the 99th percentile of
-    |response| so that a few extreme pixels do not wash the rest out; an image-like map (mean
-    above half the mean |response|: identity, blurs, sharpen) is drawn in grey between its
-    1st and 99th percentiles. Returns {"image", "maps", "ranges": {name: (min, max)},
-    "limits": {name: (vmin, vmax) used for the colours}, "figure"}.
+    maps: filter name -> 2-D response. A signed map (edges) is drawn with the diverging map
+    `style.SIGNED_CMAP` centred on 0 (positive red, negative blue), clipped at the 99th
+    percentile of |response| so that a few extreme pixels do not wash the rest out; an
+    image-like map (mean above half the mean |response|: identity, blurs, sharpen) is drawn
+    in grey between its 1st and 99th percentiles. Returns {"image", "maps", "ranges": {name:
+    (min, max)}, "limits": {name: (vmin, vmax) used for the colours}, "figure"}.
 
-    Shown in 02, section 6.
+    Shown in 02, section 7.
     """
     n = 1 + len(maps)
+    ncols = max(1, min(ncols, n))
     nrows = int(np.ceil(n / ncols))
-    figsize = figsize or (2.2 * ncols, 1.9 * nrows)
-    fig, axs = plt.subplots(nrows, ncols, figsize=figsize, dpi=DPI, squeeze=False)
+    fig, axs = style.figure(nrows, ncols, figsize=figsize or (2.6 * ncols, 2.1 * nrows), squeeze=False)
     axs = axs.ravel()
-    axs[0].imshow(image, cmap="gray")
-    axs[0].set_title(f"input {image.shape[0]}x{image.shape[1]}", fontsize=9)
+    style.show_image(axs[0], image, f"input {image.shape[0]}x{image.shape[1]}")
     ranges, limits = {}, {}
     for ax, (name, m) in zip(axs[1:], maps.items()):
+        title = f"{name} {m.shape[0]}x{m.shape[1]}"
         if m.mean() > 0.5 * np.abs(m).mean():     # image-like (blur, sharpen): grey, clipped 1..99%
             limits[name] = (float(np.percentile(m, 1)), float(np.percentile(m, 99)))
-            ax.imshow(m, cmap="gray", vmin=limits[name][0], vmax=limits[name][1])
+            im = style.show_image(ax, m, title, vmin=limits[name][0], vmax=limits[name][1])
+            fig.colorbar(im, ax=ax, fraction=0.046, pad=0.03).ax.tick_params(labelsize=_FONT)
         else:
-            lim = float(np.percentile(np.abs(m), 99)) or float(np.abs(m).max()) or 1.0
-            limits[name] = (-lim, lim)
-            ax.imshow(m, cmap="RdBu_r", vmin=-lim, vmax=lim)
-        ax.set_title(f"{name} {m.shape[0]}x{m.shape[1]}", fontsize=9)
+            _, limits[name] = style.show_signed(ax, m, title, percentile=99)
         ranges[name] = (float(m.min()), float(m.max()))
     for ax in axs:
-        ax.axis("off")
+        ax.set_xticks([])
+        ax.set_yticks([])
+        for spine in ax.spines.values():
+            spine.set_visible(False)
+    for ax in axs[n:]:
+        ax.set_visible(False)
     fig.tight_layout()
     return {"image": image, "maps": dict(maps), "ranges": ranges, "limits": limits, "figure": fig}
 
 
-def plot_receptive_field_growth(stacks: Mapping[str, Sequence], figsize=(5, 3), ax=None) -> dict:
-    """Receptive field (感受野) size after each layer, one line per stack.
+def plot_receptive_field_growth(stacks: Mapping[str, Sequence], input_size: int | None = None,
+                                figsize=None, ax=None) -> dict:
+    """Receptive field (感受野) size after each layer, one line per stack; with `input_size`,
+    a second panel shows each stack's output size (strides shrink it, dilation keeps it).
 
     stacks: name -> layers in the format of `shapes.receptive_field` (dicts with filter_size,
-    stride, pad, dilation, or tuples). Returns {"sizes": {name: [rf after layer 1, 2, ...]},
-    "figure"}.
+    stride, pad, dilation, or tuples). Curves that coincide stay visible: each stack has its
+    own colour, line style and marker (the first drawn widest), and the legend says which
+    stacks are equal. Returns {"sizes": {name: [rf after layer 1, 2, ...]}, "outputs":
+    {name: [output size after each layer]} (empty without input_size), "same_as": {name:
+    earlier stack with the same sizes}, "figure"}.
 
-    Shown in 02, section 8.
+    Shown in 02, section 9.
     """
+    panels = 2 if input_size else 1
     if ax is None:
-        fig, ax = plt.subplots(figsize=figsize, dpi=DPI)
+        fig, axs = style.figure(1, panels, figsize=figsize or (5.2 * panels, 3.4), squeeze=False)
+        axs = list(axs[0])
     else:
-        fig = ax.figure
-    sizes = {}
-    for name, layers in stacks.items():
+        axs = list(np.atleast_1d(ax))
+        fig = axs[0].figure
+    sizes, outputs, same_as = {}, {}, {}
+    colors = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e"]
+    for k, (name, layers) in enumerate(stacks.items()):
         rf = [r.size for r in receptive_field(layers)]
+        twin = next((other for other, v in sizes.items() if v == rf), None)
         sizes[name] = rf
-        k = len(sizes) - 1                        # styles differ so equal curves stay visible
-        ax.plot(range(1, len(rf) + 1), rf, marker="os^dv"[k % 5], linestyle=["-", "--", ":"][k % 3],
-                markersize=7 - k % 3 * 1.5, label=name)
-    ax.set_xticks(range(1, max((len(v) for v in sizes.values()), default=0) + 1))
-    ax.set_xlabel("layer")
-    ax.set_ylabel("receptive field (pixels)")
-    ax.legend(fontsize=8)
-    ax.grid(alpha=0.3)
+        label = name if twin is None else f"{name} (same as {twin})"
+        if twin is not None:
+            same_as[name] = twin
+        kw = dict(color=colors[k % 5], linestyle=["-", "--", ":"][k % 3], marker="os^dv"[k % 5],
+                  linewidth=4.5 - 1.5 * (k % 3), markersize=12 - 3.5 * (k % 3),
+                  markerfacecolor="none" if k % 2 == 0 else colors[k % 5], label=label)
+        steps = range(1, len(rf) + 1)
+        axs[0].plot(steps, rf, **kw)
+        if input_size:
+            out, size = [], int(input_size)
+            for layer in layers:
+                f, s, p, *rest = layer if not isinstance(layer, Mapping) else (
+                    layer["filter_size"], layer.get("stride", 1), layer.get("pad", 0), layer.get("dilation", 1))
+                size = conv_output_size(size, f, s, p, rest[0] if rest else 1, rounding="floor")
+                out.append(size)
+            outputs[name] = out
+            axs[1].plot(steps, out, **kw)
+    depth = max((len(v) for v in sizes.values()), default=0)
+    for a in axs:
+        a.set_xticks(range(1, depth + 1))
+        a.set_xlabel("layer")
+        a.grid(alpha=0.3)
+    axs[0].set_yscale("log", base=2)
+    axs[0].set_ylabel("receptive field (pixels)")
+    axs[0].legend(loc="upper left")
+    if input_size:
+        axs[1].set_yscale("log", base=2)
+        axs[1].set_ylabel(f"output size (input {input_size})")
+    for a in axs:
+        a.yaxis.set_major_formatter(plt.FuncFormatter(lambda v, _: f"{v:g}"))
     fig.tight_layout()
-    return {"sizes": sizes, "figure": fig}
+    return {"sizes": sizes, "outputs": outputs, "same_as": same_as, "figure": fig}

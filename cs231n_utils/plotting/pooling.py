@@ -1,6 +1,7 @@
 """Figures for 03_pooling: the pooling explorer frame and pooled photos.
 
-Each function returns a dict with the data it drew plus the matplotlib `figure`:
+Each function draws in the workbook's style (`plotting.style`) and returns a dict with the
+data it drew plus the matplotlib `figure`:
 
 - `plot_pool_frame`     input with the current window, the pooled output; in backward mode the
                         upstream gradient and where it lands (switches, 道岔, for max pooling)
@@ -10,12 +11,12 @@ from __future__ import annotations
 
 from typing import Mapping
 
-import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.patches import Rectangle
 
 from ..explorers import PoolFrame
-from .conv import DPI, plot_number_grids
+from . import style
+from .conv import plot_number_grids
 
 __all__ = ["plot_pool_frame", "plot_pooled_images", "plot_number_grids"]
 
@@ -25,53 +26,54 @@ def _fmt(a: np.ndarray) -> str:
 
 
 def plot_pool_frame(frame: PoolFrame, backward: bool = False, figsize=None) -> dict:
-    """Draw one pooling-explorer frame as annotated number grids.
+    """Draw one pooling-explorer frame as annotated number grids (every cell >= 24 px).
 
     Forward: x with the current window outlined and, for max pooling, every switch (argmax)
     marked; the pooled output with the current cell outlined. Backward: also dout and dx (the
-    gradient routed back; with overlapping windows a pixel can collect several). Returns
-    {"arrays": {title: array}, "window": (r0, r1, c0, c1) or None, "switches": (K, 2) array of
-    marked x positions, "figure"}; an invalid setting draws only x.
+    gradient routed back; with overlapping windows a pixel can collect several). For a
+    setting that does not fit exactly the output is the rounded-down one frameworks compute
+    and the rows/cols no window reads are greyed out. Returns {"arrays": {title: array},
+    "texts", "window": (r0, r1, c0, c1) or None, "switches": (K, 2) array of marked x
+    positions, "shaded": (H, W) bool, "figure"}; without any window only x is drawn.
 
     Shown in 03, section 5.
     """
     arrays = {"x": frame.x}
     highlight = {}
-    valid = frame.geometry.valid
-    if valid:
-        arrays[f"{frame.kind} pool"] = frame.out
+    has_output = frame.index is not None
+    title = f"{frame.kind} pool" + ("" if frame.exact else " (floor)")
+    if has_output:
+        arrays[title] = frame.out
         cur = np.zeros(frame.out.shape, dtype=bool)
         cur[frame.index] = True
-        highlight[f"{frame.kind} pool"] = cur
+        highlight[title] = cur
         if backward:
             arrays["dout"] = frame.dout
             arrays["dx"] = frame.dx
+    shaded = np.zeros(frame.x.shape, dtype=bool)
+    for r in frame.geometry.leftover:
+        shaded[r, :] = True
+        shaded[:, r] = True
     switches = np.zeros((0, 2), dtype=np.int64)
-    if valid and frame.kind == "max":
+    if has_output and frame.kind == "max":
         switches = np.unique(frame.switches.reshape(-1, 2), axis=0)
         mask = np.zeros(frame.x.shape, dtype=bool)
         mask[switches[:, 0], switches[:, 1]] = True
         highlight["x"] = mask
         if backward:
             highlight["dx"] = mask
-    widths = [a.shape[1] for a in arrays.values()]           # equal cell sizes in every panel
-    cell = 0.38
-    figsize = figsize or (cell * sum(widths) + 0.4 * len(arrays), cell * frame.x.shape[0] + 0.7)
-    fig, axes = plt.subplots(1, len(arrays), figsize=figsize, dpi=DPI, squeeze=False,
-                             gridspec_kw={"width_ratios": widths})
     fmt = {k: _fmt(a) for k, a in arrays.items()}
-    drawn = plot_number_grids(arrays, fmt=fmt, cmap="Blues",
-                              symmetric=False,
-                              axes=axes[0], highlight=highlight)
+    drawn = plot_number_grids(arrays, fmt=fmt, symmetric=False, highlight=highlight, figsize=figsize,
+                              shade={"x": shaded, "dx": shaded})
     window = None
-    if valid:
+    if has_output:
         rs, cs = frame.window
         window = (rs.start, rs.stop, cs.start, cs.stop)
-        axes[0][0].add_patch(Rectangle((cs.start - 0.5, rs.start - 0.5), cs.stop - cs.start,
-                                       rs.stop - rs.start, fill=False, edgecolor="#e4572e",
-                                       linewidth=3))
+        drawn["figure"].axes[0].add_patch(Rectangle((cs.start - 0.5, rs.start - 0.5), cs.stop - cs.start,
+                                                    rs.stop - rs.start, fill=False, edgecolor="#e4572e",
+                                                    linewidth=3))
     return {"arrays": drawn["arrays"], "texts": drawn["texts"], "window": window,
-            "switches": switches, "figure": fig}
+            "switches": switches, "shaded": shaded, "figure": drawn["figure"]}
 
 
 def plot_pooled_images(image: np.ndarray, pooled: Mapping[str, np.ndarray], figsize=None) -> dict:
@@ -82,14 +84,12 @@ def plot_pooled_images(image: np.ndarray, pooled: Mapping[str, np.ndarray], figs
     Shown in 03, section 2.
     """
     n = 1 + len(pooled)
-    fig, axes = plt.subplots(1, n, figsize=figsize or (2.3 * n, 2.2), dpi=DPI, squeeze=False)
+    fig, axes = style.figure(1, n, figsize=figsize or (2.3 * n, 2.2), squeeze=False)
     axes = axes[0]
-    axes[0].imshow(image, cmap="gray")
-    axes[0].set_title(f"input {image.shape[0]}x{image.shape[1]}", fontsize=9)
+    style.show_image(axes[0], image, f"input {image.shape[0]}x{image.shape[1]}")
     shapes = {}
     for ax, (name, p) in zip(axes[1:], pooled.items()):
-        ax.imshow(p, cmap="gray")
-        ax.set_title(f"{name} {p.shape[0]}x{p.shape[1]}", fontsize=9)
+        style.show_image(ax, p, f"{name} {p.shape[0]}x{p.shape[1]}")
         shapes[name] = p.shape
     for ax in axes:
         ax.axis("off")
