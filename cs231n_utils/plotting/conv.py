@@ -72,7 +72,10 @@ def plot_volumes(volumes: Sequence[tuple[str, Sequence[int]]],
     f = np.sqrt if scale == "sqrt" else (lambda v: float(v))
     if scale not in ("sqrt", "linear"):
         raise ValueError(f"scale must be 'sqrt' or 'linear', got {scale!r}")
+    own = ax is None
     fig, (ax,) = _new_axes(1, figsize, ax)
+    if own:                          # equal aspect leaves side margins: keep them, not a narrow crop
+        style.keep_full_size(fig)
     x0, boxes, top = 0.0, [], 0.0
     palette = ["#9ecae1", "#fdae6b", "#a1d99b", "#bcbddc", "#fc9272"]
     for k, (label, shape) in enumerate(volumes):

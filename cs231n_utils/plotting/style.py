@@ -161,10 +161,18 @@ def png_size(data: bytes) -> tuple[int, int]:
 def cell_size_px(ax, nrows: int, ncols: int) -> float:
     """Smaller side, in stored pixels, of one cell of an (nrows, ncols) grid drawn filling `ax`."""
     fig = ax.figure
-    fig.canvas.draw()
+    _canvas(fig).draw()
     box = ax.get_window_extent()
     scale = DPI / fig.dpi             # window extents are in display pixels at the figure's dpi
     return min(box.width / ncols, box.height / nrows) * scale
+
+
+def _canvas(fig):
+    """The figure's Agg canvas (a figure closed by pyplot keeps only a base canvas)."""
+    if not hasattr(fig.canvas, "get_renderer"):
+        from matplotlib.backends.backend_agg import FigureCanvasAgg
+        FigureCanvasAgg(fig)
+    return fig.canvas
 
 
 def _tick_labels(ax) -> tuple[set, list]:
@@ -187,7 +195,7 @@ def _texts(fig) -> list:
     tick labels only where the axes shows its axis and the tick lies inside the view."""
     from matplotlib.text import Text
 
-    fig.canvas.draw()
+    _canvas(fig).draw()
     ticks, out = set(), []
     for ax in fig.axes:
         every, shown = _tick_labels(ax)
@@ -212,7 +220,7 @@ def figure_problems(fig, min_width_px: int = MIN_WIDTH_PX, min_font: float = MIN
     if width < min_width_px:
         problems.append(f"stored figure is {width} px wide (< {min_width_px})")
     texts = _texts(fig)
-    renderer = fig.canvas.get_renderer()
+    renderer = _canvas(fig).get_renderer()
     for t in texts:
         if t.get_fontsize() < min_font - 1e-9:
             problems.append(f"text {t.get_text()!r} is {t.get_fontsize():g} pt (< {min_font})")
