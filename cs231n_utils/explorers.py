@@ -315,7 +315,7 @@ def conv_frame(size: int, filter_size: int, stride: int = 1, pad: int = 0, dilat
     picture explains the message. Without any window (filter larger than the padded input)
     index is None.
 
-    Shown in 02, sections 2, 4, 9.
+    Shown in 02, sections 2, 4, 8.
     """
     g = conv_geometry(size, filter_size, stride, pad, dilation, ranges)
     grid = padded_grid(g.size, g.pad)

@@ -389,7 +389,7 @@ class FilterPlayground(_Explorer):
     `last_drawing`, `picture_png`. 'Same' padding P = (F-1)//2 is used. CSS classes:
     cs231n-filter-playground, cs231n-filter-formula, cs231n-filter-message.
 
-    Shown in 02, section 7.
+    Shown in 02, section 6.
     """
 
     def __init__(self, image: np.ndarray, filters: Mapping[str, np.ndarray] | None = None,

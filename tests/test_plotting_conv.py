@@ -135,3 +135,31 @@ def test_plot_pooled_images_shapes():
     img = np.arange(36.0).reshape(6, 6)
     d = PP.plot_pooled_images(img, {"max 2x2": np.zeros((3, 3)), "avg 3x3": np.zeros((2, 2))})
     assert d["shapes"] == {"max 2x2": (3, 3), "avg 3x3": (2, 2)}
+
+
+def test_receptive_field_growth_output_sizes_and_equal_curves_stay_visible():
+    d = P.plot_receptive_field_growth({"dilated": [(3, 1, 2 ** k, 2 ** k) for k in range(4)],
+                                       "stride 2": [(3, 2, 1)] * 4}, input_size=64)
+    assert d["sizes"]["dilated"] == d["sizes"]["stride 2"] == [3, 7, 15, 31]
+    assert d["same_as"] == {"stride 2": "dilated"}
+    assert d["outputs"] == {"dilated": [64, 64, 64, 64], "stride 2": [32, 16, 8, 4]}
+    lines = d["figure"].axes[0].get_lines()
+    assert lines[0].get_linewidth() > lines[1].get_linewidth()          # the first drawn widest
+    assert lines[0].get_marker() != lines[1].get_marker()
+    assert "same as dilated" in lines[1].get_label()
+
+
+def test_plot_activation_memory_reads_the_summaries():
+    from cs231n_utils import architectures as arch
+    d = P.plot_activation_memory({"vgg16": arch.summarize("vgg16"), "alexnet": arch.summarize("alexnet")})
+    assert d["first_layer"]["vgg16"] == ("conv1_1", pytest.approx(64 * 224 * 224 * 4 / 1e6))
+    assert d["first_layer"]["alexnet"][0] == "conv1"
+    assert d["memory"]["vgg16"][0][0] == "input" and all(mb > 0 for _, mb in d["memory"]["vgg16"])
+
+
+def test_plot_seed_comparison():
+    d = PP.plot_seed_comparison({"a": [1.0, 3.0], "b": [2.0, 2.0, 2.0]})
+    assert d["means"] == {"a": 2.0, "b": 2.0} and d["stds"] == {"a": 1.0, "b": 0.0}
+    assert d["n_seeds"] == {"a": 2, "b": 3}
+    with pytest.raises(ValueError, match="at least one number"):
+        PP.plot_seed_comparison({"a": []})

@@ -105,6 +105,9 @@ def _figures():
     yield "conv numbers", lambda: conv_demo.plot_conv_numbers(E.conv_numbers_frame(*E.conv_numbers_demo_data(), step=13))
     yield "pool frame", lambda: PP.plot_pool_frame(E.pool_frame(x, 2, 2, "max", position=2), backward=True)
     yield "pool frame, l2", lambda: PP.plot_pool_frame(E.pool_frame(E.demo_pool_input(8), 3, 2, "l2"), backward=True)
+    yield "activation memory", lambda: P.plot_activation_memory(
+        {n: __import__("cs231n_utils.architectures", fromlist=["x"]).summarize(n) for n in ("alexnet", "vgg16")})
+    yield "seed comparison", lambda: PP.plot_seed_comparison({"pool": [93.0, 92.1, 94.0], "strided": [95.2, 96.0, 95.5]})
     yield "pooled photo", lambda: PP.plot_pooled_images(photo, {"max 2x2": photo[::2, ::2], "avg 2x2": photo[::2, ::2]})
 
 

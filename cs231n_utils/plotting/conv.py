@@ -12,6 +12,7 @@ signed values) or on given axes, and returns a dict with the data it drew plus t
 - `plot_number_grids`          small arrays drawn as annotated grids (kernels, worked examples)
 - `plot_activation_maps`       a photo and the activation maps (激活映射) of several filters
 - `plot_receptive_field_growth` receptive field (and output size) vs depth for several stacks
+- `plot_activation_memory`     memory of each layer's output along the depth of real nets
 """
 from __future__ import annotations
 
@@ -26,7 +27,8 @@ from ..shapes import conv_output_size, receptive_field
 from . import style
 
 __all__ = ["plot_volumes", "plot_connections_1d", "plot_conv_frame", "plot_number_grids",
-           "plot_activation_maps", "plot_receptive_field_growth", "grid_cell_inches"]
+           "plot_activation_maps", "plot_receptive_field_growth", "plot_activation_memory",
+           "grid_cell_inches"]
 
 _FONT = style.MIN_FONT_SIZE
 _INPUT, _PAD, _TAP, _COVER, _LEFT, _OUT, _CUR = ("#ffffff", "#d9d9d9", "#e4572e", "#fde2c8",
@@ -190,7 +192,7 @@ def plot_conv_frame(frame: ConvFrame, axes=None, figsize=None) -> dict:
     (at least `style.MIN_CELL_PX` pixels). Returns {"grid", "taps", "output", "index",
     "leftover", "covered", "valid", "cell_inches", "figure"}.
 
-    Shown in 02, sections 2, 4, 9.
+    Shown in 02, sections 2, 4, 8.
     """
     g = frame.geometry
     n = g.padded_size
@@ -261,7 +263,7 @@ def plot_number_grids(arrays: Mapping[str, np.ndarray], fmt: str | Mapping[str, 
     cell is at least `style.MIN_CELL_PX` px and wide enough for its longest number. Returns
     {"arrays": {title: array}, "texts": {title: [[str]]}, "cell_inches", "figure"}.
 
-    Shown in 02, section 3; 03, sections 1, 3 (through `plotting.pooling`).
+    Shown in 03, sections 1, 3 (through `plotting.pooling`).
     """
     items = [(k, np.asarray(v, dtype=np.float64)) for k, v in arrays.items()]
     for k, v in items:
@@ -315,7 +317,7 @@ def plot_activation_maps(image: np.ndarray, maps: Mapping[str, np.ndarray], figs
     in grey between its 1st and 99th percentiles. Returns {"image", "maps", "ranges": {name:
     (min, max)}, "limits": {name: (vmin, vmax) used for the colours}, "figure"}.
 
-    Shown in 02, section 7.
+    Shown in 02, section 6.
     """
     n = 1 + len(maps)
     ncols = max(1, min(ncols, n))
@@ -356,7 +358,7 @@ def plot_receptive_field_growth(stacks: Mapping[str, Sequence], input_size: int 
     {name: [output size after each layer]} (empty without input_size), "same_as": {name:
     earlier stack with the same sizes}, "figure"}.
 
-    Shown in 02, section 9.
+    Shown in 02, section 8.
     """
     panels = 2 if input_size else 1
     if ax is None:
@@ -403,3 +405,35 @@ def plot_receptive_field_growth(stacks: Mapping[str, Sequence], input_size: int 
         a.yaxis.set_major_formatter(plt.FuncFormatter(lambda v, _: f"{v:g}"))
     fig.tight_layout()
     return {"sizes": sizes, "outputs": outputs, "same_as": same_as, "figure": fig}
+
+
+def plot_activation_memory(summaries: Mapping[str, object], figsize=(7.5, 3.4), ax=None) -> dict:
+    """Memory of each layer's output (float32, one image) along the depth of several nets.
+
+    summaries: name -> `architectures.NetSummary`; rows with a spatial output (C, H, W) are
+    drawn, in order, against their position in the net (0 = the input, 1 = the last spatial
+    layer), on a logarithmic axis: the first layers, where the maps are largest, dominate
+    the memory, which is why the first layer is the place for a compromise (a large stride).
+    Returns {"memory": {name: [(row name, MB)]}, "first_layer": {name: (row name, MB)},
+    "figure"}.
+
+    Shown in 02, section 9.
+    """
+    fig, (ax,) = _new_axes(1, figsize, ax)
+    memory, first = {}, {}
+    markers = "os^dv"
+    for k, (name, summary) in enumerate(summaries.items()):
+        rows = [(r.name, r.activation_bytes / 1e6) for r in summary.rows if len(r.output_shape) == 3]
+        memory[name] = rows
+        first[name] = rows[1] if len(rows) > 1 else rows[0]
+        pos = np.linspace(0, 1, len(rows))
+        ax.plot(pos, [mb for _, mb in rows], marker=markers[k % 5], markersize=5, linewidth=1.6,
+                label=f"{name}: first layer {first[name][1]:.1f} MB")
+    ax.set_yscale("log")
+    ax.yaxis.set_major_formatter(plt.FuncFormatter(lambda v, _: f"{v:g}"))
+    ax.set_xlabel("position in the net (0 = input image, 1 = last conv/pool layer)")
+    ax.set_ylabel("output of the layer (MB)")
+    ax.grid(alpha=0.3, which="both")
+    ax.legend(loc="upper right")
+    fig.tight_layout()
+    return {"memory": memory, "first_layer": first, "figure": fig}

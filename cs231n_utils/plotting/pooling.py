@@ -6,10 +6,11 @@ data it drew plus the matplotlib `figure`:
 - `plot_pool_frame`     input with the current window, the pooled output; in backward mode the
                         upstream gradient and where it lands (switches, 道岔, for max pooling)
 - `plot_pooled_images`  a photo and its max / average / L2 pooled versions
+- `plot_seed_comparison` results of several variants over several seeds: mean, spread, runs
 """
 from __future__ import annotations
 
-from typing import Mapping
+from typing import Mapping, Sequence
 
 import numpy as np
 from matplotlib.patches import Rectangle
@@ -18,7 +19,7 @@ from ..explorers import PoolFrame
 from . import style
 from .conv import plot_number_grids
 
-__all__ = ["plot_pool_frame", "plot_pooled_images", "plot_number_grids"]
+__all__ = ["plot_pool_frame", "plot_pooled_images", "plot_number_grids", "plot_seed_comparison"]
 
 
 def _fmt(a: np.ndarray) -> str:
@@ -95,3 +96,40 @@ def plot_pooled_images(image: np.ndarray, pooled: Mapping[str, np.ndarray], figs
         ax.axis("off")
     fig.tight_layout()
     return {"image": image, "pooled": dict(pooled), "shapes": shapes, "figure": fig}
+
+
+def plot_seed_comparison(results: Mapping[str, Sequence[float]], ylabel: str = "validation accuracy (%)",
+                         figsize=(6.4, 3.0), ax=None) -> dict:
+    """One row per variant: every seed's result as a dot, the mean as a black diamond with
+    +-1 standard deviation as a line, so the spread between seeds is seen next to the difference in means.
+
+    results: variant name -> one number per seed. Returns {"means", "stds" (population, ddof=0),
+    "n_seeds", "figure"}.
+
+    Shown in 03, section 8.
+    """
+    if not results or any(len(v) == 0 for v in results.values()):
+        raise ValueError("results must map each variant to at least one number (one per seed)")
+    if ax is None:
+        fig, ax = style.figure(figsize=figsize)
+    else:
+        fig = ax.figure
+    means, stds, n = {}, {}, {}
+    for k, (name, values) in enumerate(results.items()):
+        v = np.asarray(values, dtype=np.float64)
+        means[name], stds[name], n[name] = float(v.mean()), float(v.std()), int(v.size)
+        y = len(results) - 1 - k
+        ax.scatter(v, np.full(v.size, y + 0.18), color="#e4572e", zorder=3, s=30)
+        ax.errorbar(means[name], y - 0.12, xerr=stds[name], color="black", capsize=5, linewidth=1.5,
+                    marker="D", markersize=7)
+    lo = min(min(v) for v in results.values())
+    hi = max(max(v) for v in results.values())
+    span = max(hi - lo, 1e-9)
+    ax.set_xlim(lo - 0.6 * span, hi + 0.4 * span)
+    ax.set_ylim(-0.6, len(results) - 0.4)
+    ax.set_yticks(range(len(results)))
+    ax.set_yticklabels([f"{name}\n{means[name]:.1f} +- {stds[name]:.1f}" for name in reversed(list(results))])
+    ax.set_xlabel(ylabel + f" ({max(n.values())} seeds; dots = single runs)")
+    ax.grid(axis="x", alpha=0.3)
+    fig.tight_layout()
+    return {"means": means, "stds": stds, "n_seeds": n, "figure": fig}
