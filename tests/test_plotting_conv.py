@@ -144,7 +144,8 @@ def test_receptive_field_growth_output_sizes_and_equal_curves_stay_visible():
     assert d["same_as"] == {"stride 2": "dilated"}
     assert d["outputs"] == {"dilated": [64, 64, 64, 64], "stride 2": [32, 16, 8, 4]}
     lines = d["figure"].axes[0].get_lines()
-    assert lines[0].get_linewidth() > lines[1].get_linewidth()          # the first drawn widest
+    assert lines[0].get_linewidth() > lines[1].get_linewidth()          # a wide line under a thin one
+    assert lines[1].get_zorder() > lines[0].get_zorder()
     assert lines[0].get_marker() != lines[1].get_marker()
     assert "same as dilated" in lines[1].get_label()
 

@@ -353,8 +353,8 @@ def plot_receptive_field_growth(stacks: Mapping[str, Sequence], input_size: int 
 
     stacks: name -> layers in the format of `shapes.receptive_field` (dicts with filter_size,
     stride, pad, dilation, or tuples). Curves that coincide stay visible: each stack has its
-    own colour, line style and marker (the first drawn widest), and the legend says which
-    stacks are equal. Returns {"sizes": {name: [rf after layer 1, 2, ...]}, "outputs":
+    own colour and marker; a stack equal to an earlier one is drawn as a thin dashed line on
+    top of a wide translucent one, and the legend says which stacks are equal. Returns {"sizes": {name: [rf after layer 1, 2, ...]}, "outputs":
     {name: [output size after each layer]} (empty without input_size), "same_as": {name:
     earlier stack with the same sizes}, "figure"}.
 
@@ -362,23 +362,30 @@ def plot_receptive_field_growth(stacks: Mapping[str, Sequence], input_size: int 
     """
     panels = 2 if input_size else 1
     if ax is None:
-        fig, axs = style.figure(1, panels, figsize=figsize or (5.2 * panels, 3.4), squeeze=False)
+        fig, axs = style.figure(1, panels, figsize=figsize or (5.2 * panels, 3.8), squeeze=False)
         axs = list(axs[0])
     else:
         axs = list(np.atleast_1d(ax))
         fig = axs[0].figure
     sizes, outputs, same_as = {}, {}, {}
+    all_rf = {name: [r.size for r in receptive_field(layers)] for name, layers in stacks.items()}
+    names = list(stacks)
     colors = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e"]
     for k, (name, layers) in enumerate(stacks.items()):
-        rf = [r.size for r in receptive_field(layers)]
-        twin = next((other for other, v in sizes.items() if v == rf), None)
+        rf = all_rf[name]
+        twin = next((other for other in names[:k] if all_rf[other] == rf), None)
+        has_twin = any(all_rf[other] == rf for other in names[k + 1:])
         sizes[name] = rf
-        label = name if twin is None else f"{name} (same as {twin})"
-        if twin is not None:
+        if twin is not None:             # drawn on top of its twin: thin, dashed, dark
             same_as[name] = twin
-        kw = dict(color=colors[k % 5], linestyle=["-", "--", ":"][k % 3], marker="os^dv"[k % 5],
-                  linewidth=4.5 - 1.5 * (k % 3), markersize=12 - 3.5 * (k % 3),
-                  markerfacecolor="none" if k % 2 == 0 else colors[k % 5], label=label)
+            kw = dict(color="black", linestyle="--", marker="^", linewidth=1.8, markersize=6, zorder=5,
+                      label=f"{name} (same as {twin})")
+        elif has_twin:                   # drawn first and wide, so the twin on top stays visible
+            kw = dict(color=colors[k % 5], linestyle="-", marker="s", linewidth=7, markersize=13,
+                      alpha=0.45, label=name)
+        else:
+            kw = dict(color=colors[k % 5], linestyle="-", marker="os^dv"[k % 5], linewidth=2.5,
+                      markersize=7, label=name)
         steps = range(1, len(rf) + 1)
         axs[0].plot(steps, rf, **kw)
         if input_size:
@@ -397,13 +404,16 @@ def plot_receptive_field_growth(stacks: Mapping[str, Sequence], input_size: int 
         a.grid(alpha=0.3)
     axs[0].set_yscale("log", base=2)
     axs[0].set_ylabel("receptive field (pixels)")
-    axs[0].legend(loc="upper left")
+    handles, labels = axs[0].get_legend_handles_labels()
     if input_size:
         axs[1].set_yscale("log", base=2)
         axs[1].set_ylabel(f"output size (input {input_size})")
     for a in axs:
         a.yaxis.set_major_formatter(plt.FuncFormatter(lambda v, _: f"{v:g}"))
-    fig.tight_layout()
+    # the legend below the panels, where it covers no curve
+    rows = 1 if len(labels) <= 3 and sum(map(len, labels)) < 14 * fig.get_figwidth() else len(labels)
+    fig.legend(handles, labels, loc="lower center", ncol=len(labels) if rows == 1 else 1, frameon=False)
+    fig.tight_layout(rect=(0, 0.06 * rows + 0.05, 1, 1))
     return {"sizes": sizes, "outputs": outputs, "same_as": same_as, "figure": fig}
 
 
