@@ -74,3 +74,43 @@ def test_exercise_cells_are_well_formed(path):
                 f"{path.name} cell {i}: an exercise cell must be followed by its check cell"
         elif "### BEGIN SOLUTION" in src:
             pytest.fail(f"{path.name} cell {i}: solution markers in a cell not tagged 'exercise'")
+
+
+def _stored_pngs(nb):
+    """(where, PNG bytes) of every stored picture: cell outputs and the widgets' saved outputs."""
+    import base64
+    found = []
+    for i, cell in enumerate(nb["cells"]):
+        for out in cell.get("outputs", []):
+            data = out.get("data", {})
+            if "image/png" in data:
+                found.append((f"cell {i}", base64.b64decode("".join(data["image/png"]))))
+    state = nb["metadata"].get("widgets", {}).get("application/vnd.jupyter.widget-state+json", {})
+    for model_id, model in state.get("state", {}).items():
+        for out in model.get("state", {}).get("outputs", []) or []:
+            data = out.get("data", {})
+            if "image/png" in data:
+                found.append((f"widget {model_id[:8]}", base64.b64decode("".join(data["image/png"]))))
+    return found
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=IDS)
+def test_every_stored_figure_is_at_least_500_px_wide(path):
+    """STYLE.md: figures are read, not glanced at (plotting.style sets 100 dpi; >= 500 px wide)."""
+    from cs231n_utils.plotting.style import MIN_WIDTH_PX, png_size
+    pngs = _stored_pngs(_load(path))
+    narrow = [f"{where}: {png_size(png)[0]} px" for where, png in pngs if png_size(png)[0] < MIN_WIDTH_PX]
+    assert not narrow, f"{path.name}: figures narrower than {MIN_WIDTH_PX} px: {', '.join(narrow)}"
+
+
+def test_the_png_check_reads_cell_and_widget_pictures():
+    import base64
+    from cs231n_utils.plotting.style import png_size
+    fake = {"cells": [{"cell_type": "code", "outputs": [{"data": {"image/png": base64.b64encode(
+        b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x01\x90\x00\x00\x00\x10").decode()}}]}],
+            "metadata": {"widgets": {"application/vnd.jupyter.widget-state+json": {"state": {
+                "abc123456": {"state": {"outputs": [{"data": {"image/png": base64.b64encode(
+                    b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x02\x58\x00\x00\x00\x10").decode()}}]}}}}}}}
+    found = _stored_pngs(fake)
+    assert [w for w, _ in found] == ["cell 0", "widget abc12345"]
+    assert [png_size(p)[0] for _, p in found] == [400, 600]

@@ -33,16 +33,22 @@ def _num(v: float) -> str:
 
 
 def _grid(ax, a: np.ndarray, colors: np.ndarray, title: str, frame_color: str | None = None) -> list:
-    """Numbers of a 2-D array in cells coloured by `colors` (same shape, colour strings)."""
+    """Numbers of a 2-D array in cells coloured by `colors` (same shape, colour strings): one
+    image for the colours and one line collection for the grid, then the numbers."""
+    from matplotlib.colors import to_rgb
+
     h, w = a.shape
+    rgb = np.array([[to_rgb(c) for c in row] for row in colors])
+    ax.imshow(rgb, extent=(0, w, 0, h), interpolation="nearest")
+    ax.hlines(np.arange(h + 1), 0, w, color="#999999", linewidth=0.6)
+    ax.vlines(np.arange(w + 1), 0, h, color="#999999", linewidth=0.6)
     texts = []
     for r in range(h):
         row = []
         for c in range(w):
-            ax.add_patch(Rectangle((c, h - 1 - r), 1, 1, facecolor=colors[r, c], edgecolor="#999999",
-                                   linewidth=0.6))
             s = "" if np.isnan(a[r, c]) else _num(a[r, c])
-            ax.text(c + 0.5, h - 0.5 - r, s, ha="center", va="center", fontsize=style.MIN_FONT_SIZE + 1)
+            if s:
+                ax.text(c + 0.5, h - 0.5 - r, s, ha="center", va="center", fontsize=style.MIN_FONT_SIZE + 1)
             row.append(s)
         texts.append(row)
     if frame_color:

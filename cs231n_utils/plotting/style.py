@@ -106,6 +106,7 @@ def keep_full_size(fig) -> None:
 
     fig.add_artist(Rectangle((0, 0), 1, 1, transform=fig.transFigure, fill=False,
                              edgecolor="none", linewidth=0))
+    fig._cs231n_full_size = True          # png_bytes can skip the (slow) tight-box pass
 
 
 def signed_limits(a: np.ndarray, percentile: float | None = None) -> tuple[float, float]:
@@ -145,9 +146,11 @@ def show_signed(ax, a: np.ndarray, title: str | None = None, colorbar: bool = Tr
 
 
 def png_bytes(fig) -> bytes:
-    """The PNG a notebook stores for `fig` (the inline backend saves with a tight bounding box)."""
+    """The PNG a notebook stores for `fig` (the inline backend saves with a tight bounding box;
+    a figure under `keep_full_size` is its whole self, so it is drawn once, without the box)."""
     buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=fig.dpi, bbox_inches="tight")
+    tight = {} if getattr(fig, "_cs231n_full_size", False) else {"bbox_inches": "tight"}
+    fig.savefig(buf, format="png", dpi=fig.dpi, **tight)
     return buf.getvalue()
 
 
