@@ -305,3 +305,22 @@ def test_an_explorer_without_pictures_displays_only_the_widget(monkeypatch):
     monkeypatch.setattr(IPython.display, "display", lambda obj, raw=False: shown.append(obj))
     ConvExplorer(draw=False)._ipython_display_()
     assert len(shown) == 1 and "application/vnd.jupyter.widget-view+json" in shown[0]
+
+
+def test_pool_explorer_and_filter_playground_speak_chinese_when_asked(rng):
+    from cs231n_utils import i18n
+    before = i18n._current
+    try:
+        i18n.set_language("zh")
+        pool = PoolExplorer(kind="max", size=3, stride=2, input_size=6, draw=False)
+        assert "步长 2 不能恰好整除" in pool.message.value and "ceil_mode=True 时向上取整" in pool.message.value
+        assert "能整除的设置：stride=1（输出 4 x 4）" in pool.message.value
+        pool.mode.value = "backward"
+        assert "反向传播（dout = 1）：dx 之和为 4.00" in pool.formula.value
+        fp = FilterPlayground(rng.random((8, 9)), filter_name="box_blur", stride=2, draw=False)
+        assert fp.message.value.startswith("<span style='color:#b30000'>图像高度 8：S=2 不能恰好整除")
+        assert "不能整除，没有输出" in fp.formula.value
+        numbers = ConvNumbersExplorer(step=2, draw=False)
+        assert "第 3/18 步：滤波器 0，输出 (0, 2)" in numbers.formula.value and "(偏置) 1" in numbers.formula.value
+    finally:
+        i18n._current = before

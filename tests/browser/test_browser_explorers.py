@@ -3,7 +3,8 @@
 Sliders are moved the way a learner can type a value: click the slider's readout, type the
 number, press Enter. The kernel recomputes; the page must show the new output size, a
 redrawn picture and a position slider with one step per output pixel, and for a setting that
-does not fit, the explorer's message instead of a traceback.
+does not fit exactly, the explorer's message (why, what frameworks compute, settings that fit)
+instead of a traceback.
 """
 from __future__ import annotations
 
@@ -144,10 +145,11 @@ def test_conv_explorer_reacts_to_sliders(notebooks, take_screenshot):
         geometry = explorers.conv_geometry(7, 3, 3, 0, 1)
         assert not geometry.valid and conv_out(**bad) is None
         settle(nb, box, formula, expected_line(geometry))
-        expect()(formula).to_contain_text("no valid output")
+        expect()(formula).to_contain_text("does not fit exactly; frameworks round down: output 2 x 2")
         expect()(message).to_contain_text(geometry.message, timeout=WIDGET_TIMEOUT)
         expect()(message).to_be_visible()
-        assert slider_range(position)[2] == 0
+        # the picture steps through the 2 x 2 windows a framework keeps when it rounds down
+        assert slider_range(position)[2] == geometry.floor_size ** 2 - 1 == 3
         assert "Traceback" not in box.inner_text()
         assert_no_traceback(nb)
         box.scroll_into_view_if_needed()
@@ -216,10 +218,10 @@ def test_pool_explorer_reacts_to_controls(notebooks, take_screenshot):
         geometry = explorers.pool_geometry(6, 4, 3)
         assert not geometry.valid and pool_out(6, 4, 3) is None
         settle(nb, box, formula, expected_line(geometry))
-        expect()(formula).to_contain_text("no valid output")
+        expect()(formula).to_contain_text("does not fit exactly; frameworks round down: output 1 x 1")
         expect()(message).to_contain_text(geometry.message, timeout=WIDGET_TIMEOUT)
         expect()(message).to_be_visible()
-        assert slider_range(position)[2] == 0
+        assert slider_range(position)[2] == geometry.floor_size ** 2 - 1 == 0
         assert "Traceback" not in box.inner_text()
         assert_no_traceback(nb)
         box.scroll_into_view_if_needed()
