@@ -1,0 +1,480 @@
+"""im2col convolution kernels (图像块展开 + 矩阵乘法) behind `cs231n_utils.fast_layers`.
+
+Everything here works on *chunks* of the output: a few samples, or for big images a band of
+output rows (and, for huge filters, a band of columns), so that the scratch memory of a chunk
+stays near `fast_layers.CHUNK_BYTES` and never exceeds `fast_layers.SCRATCH_BYTES` (`plan`).
+
+- `correlate`: a convolution as im2col + one GEMM per chunk. The columns are laid out
+  batch-major, cols[c, kh, kw, n, i, j] = x_pad[n, c, i*s + kh*d, j*s + kw*d], so that one
+  matrix product W (F x C*KH*KW) @ cols (C*KH*KW x n*H'*W') covers the whole chunk, however
+  small each sample is (the digits layer: one GEMM instead of 256 tiny ones). The columns are
+  built by KH*KW strided slice copies that read x directly (entries in the zero padding are
+  never written).
+- `weight_grad`: dw = dout @ cols^T over the chunks, accumulated in place, optionally with
+  dx by col2im (W^T @ dout added back onto the input with the same slice copies).
+- `transposed_backward`: for stride 1, dx is a convolution of dout with the flipped filters
+  (反向传播仍是卷积, 滤波器空间翻转) and dw comes from the same columns of dout.
+- `polyphase_dx`: for stride s > 1, dx is the convolution of the *zero-dilated* dout (s-1
+  zeros between its entries) with the flipped filters. Most of those products are with
+  zeros; splitting dx into its s*s phases (rows and columns by their remainder mod s) leaves,
+  for each phase, an ordinary stride-1 convolution of dout with the taps of the filter that
+  reach that phase: no zeros multiplied, and each dx entry written once (no col2im).
+- `depthwise_forward` / `depthwise_backward`: groups == C (MobileNet), one multiply-add per
+  kernel offset over all channels at once.
+"""
+from __future__ import annotations
+
+from functools import lru_cache
+from math import ceil, gcd
+
+import numpy as np
+
+__all__ = ["plan", "ScratchLimitError", "correlate", "weight_grad", "transposed_backward",
+           "polyphase_dx", "depthwise_forward", "depthwise_backward"]
+
+
+class ScratchLimitError(ValueError):
+    """A layer would need more scratch memory than `fast_layers.SCRATCH_BYTES` for even the
+    smallest chunk (one output position of one sample)."""
+
+
+# ----------------------------------------------------------------------------------------
+# Chunk planning
+# ----------------------------------------------------------------------------------------
+
+def plan(N, rows, row_bytes, *, budget, target, threads, cols=1, extra_rows=0, fixed=0,
+         group_samples=False, split_for_threads=True, name="conv"):
+    """Cut a layer's output into chunks of scratch about `target` bytes, never over `budget`.
+
+    A chunk (s, e, r0, r1, c0, c1) of n = e - s samples, R = r1 - r0 rows and cols c0..c1 costs
+    fixed + n * (R + extra_rows) * row_bytes * (c1 - c0) / cols bytes. Whole samples when one
+    fits in `target`, else bands of rows, else (cols > 1) bands of columns of one row. Each of
+    `threads` workers gets its own scratch, so every chunk fits budget / threads.
+    Returns (chunks, units, threads): units are lists of chunk indices a worker runs in order
+    (with group_samples, all bands of one sample: their dx rows overlap).
+    """
+    threads = max(1, min(threads, N * rows))
+    per_thread = budget // threads
+    target = max(1, min(target, per_thread))
+    sample = fixed + (rows + extra_rows) * row_bytes
+    if sample <= target or (rows == 1 and cols == 1):
+        nb = max(1, min(N, (target - fixed) // max(1, sample - fixed)))
+        if threads > 1:
+            nb = min(nb, ceil(N / threads))
+        chunks = [(s, min(N, s + nb), 0, rows, 0, cols) for s in range(0, N, nb)]
+        if split_for_threads and not group_samples and len(chunks) < threads and rows > 1:
+            per = ceil(rows / ceil(threads / N))
+            chunks = [(s, s + 1, r, min(rows, r + per), 0, cols)
+                      for s in range(N) for r in range(0, rows, per)]
+    else:
+        R = (target - fixed) // row_bytes - extra_rows
+        if R < 1 and fixed + (1 + extra_rows) * row_bytes <= per_thread:
+            R = 1
+        if R >= 1:
+            R = min(rows, R)
+            chunks = [(s, s + 1, r, min(rows, r + R), 0, cols)
+                      for s in range(N) for r in range(0, rows, R)]
+        else:
+            col_bytes = (1 + extra_rows) * row_bytes / cols
+            Cc = int(max(target, per_thread if fixed + col_bytes > target else 0) - fixed) // max(1, int(col_bytes))
+            if cols == 1 or Cc < 1 or fixed + col_bytes > per_thread:
+                if threads > 1:     # one worker gets the whole budget
+                    return plan(N, rows, row_bytes, budget=budget, target=target * threads, threads=1,
+                                cols=cols, extra_rows=extra_rows, fixed=fixed,
+                                group_samples=group_samples, name=name)
+                need = fixed + col_bytes
+                raise ScratchLimitError(
+                    f"{name}: even one output position needs {need / 2 ** 20:.1f} MiB of scratch, "
+                    f"more than the budget fast_layers.SCRATCH_BYTES = {budget / 2 ** 20:.1f} MiB; "
+                    f"raise it (cs231n_utils.fast_layers.SCRATCH_BYTES = ...) or use fewer "
+                    f"channels or a smaller filter")
+            Cc = min(cols, Cc)
+            chunks = [(s, s + 1, r, r + 1, c, min(cols, c + Cc))
+                      for s in range(N) for r in range(rows) for c in range(0, cols, Cc)]
+    if group_samples:
+        units = []
+        for k, ch in enumerate(chunks):
+            if units and chunks[units[-1][-1]][0] == ch[0] and ch[1] - ch[0] == 1:
+                units[-1].append(k)
+            else:
+                units.append([k])
+    else:
+        units = [[k] for k in range(len(chunks))]
+    return chunks, units, max(1, min(threads, len(units)))
+
+
+# ----------------------------------------------------------------------------------------
+# im2col / col2im on chunks
+# ----------------------------------------------------------------------------------------
+
+def valid_range(k, dilation, stride, pad, size, n_out):
+    """Output indices i whose input index i*stride + k*dilation - pad lies inside [0, size).
+
+    Returns (i0, i1, in_slice): outputs i0..i1-1 read the input rows in_slice (i1 may equal i0).
+    """
+    offset = k * dilation - pad
+    i0 = min(n_out, max(0, -(offset // stride)))          # ceil(-offset / stride), clipped
+    i1 = min(n_out, max(i0, (size - 1 - offset) // stride + 1))
+    start = i0 * stride + offset
+    return i0, i1, slice(start, start + stride * (i1 - i0 - 1) + 1, stride) if i1 > i0 else slice(0, 0)
+
+
+@lru_cache(maxsize=512)
+def offset_table(KH, KW, dil, pad_h, pad_w, H, W, Ho, Wo, stride=1):
+    """For every kernel offset (kh, kw) that reads some of the input: (kh, kw, output rows,
+    output cols, input rows, input cols); and whether they cover every (offset, output) pair
+    (then im2col writes every column entry and needs no zeroed buffer). Pads may be negative."""
+    rows = [valid_range(kh, dil, stride, pad_h, H, Ho) for kh in range(KH)]
+    cols = [valid_range(kw, dil, stride, pad_w, W, Wo) for kw in range(KW)]
+    table = []
+    full = True
+    for kh, (i0, i1, rin) in enumerate(rows):
+        for kw, (j0, j1, cin) in enumerate(cols):
+            full = full and i0 == 0 and i1 == Ho and j0 == 0 and j1 == Wo
+            if i1 > i0 and j1 > j0:
+                table.append((kh, kw, slice(i0, i1), slice(j0, j1), rin, cin))
+    return tuple(table), full
+
+
+#: im2col of at most this many entries for a whole (unbanded) chunk: pad a copy of the input
+#: and read every kernel offset with one strided copy (fewer numpy calls on tiny layers)
+SMALL_COLS = 1 << 14
+
+
+class Scratch:
+    """A reusable flat buffer; `take(shape, zero_key)` returns a view, zeroed when the key changes."""
+
+    def __init__(self, size, dtype):
+        self.buf = np.empty(size, dtype)
+        self.key = None
+
+    def take(self, shape, key=None):
+        n = int(np.prod(shape))
+        view = self.buf[:n].reshape(shape)
+        if key is not None and key != self.key:
+            view.fill(0)
+        self.key = key
+        return view
+
+
+def im2col(src, s, e, chunk_rc, geom, scratch):
+    """Columns (Cin, KH, KW, n, R, Cc) of samples s..e-1 of src for the output rows r0..r1 and
+    cols c0..c1. geom = (KH, KW, dil, stride, pad_h, pad_w)."""
+    r0, r1, c0, c1 = chunk_rc
+    KH, KW, dil, stride, pad_h, pad_w = geom
+    n, Cin, H, W = e - s, src.shape[1], src.shape[2], src.shape[3]
+    R, Cc = r1 - r0, c1 - c0
+    shape = (Cin, KH, KW, n, R, Cc)
+    full_out = r0 == 0 and c0 == 0
+    if (full_out and pad_h >= 0 and pad_w >= 0 and Cin * KH * KW * n * R * Cc <= SMALL_COLS
+            and (R - 1) * stride + (KH - 1) * dil + 1 <= H + 2 * pad_h
+            and (Cc - 1) * stride + (KW - 1) * dil + 1 <= W + 2 * pad_w):
+        xp = np.zeros((n, Cin, H + 2 * pad_h, W + 2 * pad_w), src.dtype)
+        xp[:, :, pad_h:pad_h + H, pad_w:pad_w + W] = src[s:e]
+        s0, s1, s2, s3 = xp.strides
+        cols = scratch.take(shape)
+        cols[...] = np.ndarray(shape, xp.dtype, xp, 0, (s1, s2 * dil, s3 * dil, s0, s2 * stride, s3 * stride))
+        scratch.key = None
+        return cols
+    table, full = offset_table(KH, KW, dil, pad_h - r0 * stride, pad_w - c0 * stride, H, W, R, Cc, stride)
+    cols = scratch.take(shape, None if full else (table, shape))
+    for kh, kw, io, jo, ri, ci in table:
+        cols[:, kh, kw, :, io, jo] = src[s:e, :, ri, ci].transpose(1, 0, 2, 3)
+    return cols
+
+
+def col2im_add(dcols, dx, s, e, chunk_rc, geom):
+    """Adjoint of im2col: add the columns (Cin, KH, KW, n, R, Cc) back onto dx[s:e]."""
+    r0, r1, c0, c1 = chunk_rc
+    KH, KW, dil, stride, pad_h, pad_w = geom
+    H, W = dx.shape[2:]
+    table, _ = offset_table(KH, KW, dil, pad_h - r0 * stride, pad_w - c0 * stride, H, W,
+                            r1 - r0, c1 - c0, stride)
+    for kh, kw, io, jo, ri, ci in table:
+        dst = dx[s:e, :, ri, ci]
+        dst += dcols[:, kh, kw, :, io, jo].transpose(1, 0, 2, 3)
+
+
+def _transposed_copy(a, s, e, r0, r1, c0, c1, scratch):
+    """a[s:e, :, r0:r1, c0:c1] as a (C, n, R, Cc) array (channels first, then the batch)."""
+    part = a[s:e, :, r0:r1, c0:c1]
+    t = scratch.take((part.shape[1], part.shape[0]) + part.shape[2:])
+    t[...] = part.transpose(1, 0, 2, 3)
+    return t
+
+
+# ----------------------------------------------------------------------------------------
+# Forward: correlate
+# ----------------------------------------------------------------------------------------
+
+def correlate(src, wmat, geom, dst, bias, plan_info, run, keep_cols=False):
+    """dst[n, :, i, j] = wmat @ columns of src at (i, j) (+ bias), chunk by chunk.
+
+    src (N, Cin, H, W); wmat (groups, Coutg, Cing*KH*KW); dst an (N, Cout, Ho, Wo) array or
+    strided view; geom = (KH, KW, dil, stride, pad_h, pad_w); plan_info = (chunks, units,
+    threads) from `plan` with row_bytes from `correlate_bytes`. Returns the columns of the
+    only chunk when keep_cols and there was one chunk, else None.
+    """
+    chunks, units, threads = plan_info
+    g, Cout_g, K = wmat.shape
+    Cin = src.shape[1]
+    KH, KW = geom[:2]
+    n_max = max(c[1] - c[0] for c in chunks)
+    pos_max = max((c[1] - c[0]) * (c[3] - c[2]) * (c[5] - c[4]) for c in chunks)
+    dtype = dst.dtype
+    bias4 = None if bias is None else bias.astype(dtype, copy=False)[None, :, None, None]
+
+    def work(lo, hi):
+        cols_s = Scratch(Cin * KH * KW * pos_max, dtype)
+        out_s = Scratch(g * Cout_g * pos_max, dtype)
+        cols = None
+        for u in range(lo, hi):
+            for k in units[u]:
+                s, e, r0, r1, c0, c1 = chunks[k]
+                n, P = e - s, (r1 - r0) * (c1 - c0)
+                cols = im2col(src, s, e, (r0, r1, c0, c1), geom, cols_s)
+                o = out_s.take((g, Cout_g, n * P))
+                np.matmul(wmat, cols.reshape(g, K, n * P), out=o)
+                o5 = o.reshape(g * Cout_g, n, r1 - r0, c1 - c0).transpose(1, 0, 2, 3)
+                if bias4 is None:
+                    dst[s:e, :, r0:r1, c0:c1] = o5
+                else:
+                    np.add(o5, bias4, out=dst[s:e, :, r0:r1, c0:c1])
+        return cols
+    res = run(work, len(units), threads)
+    if keep_cols and len(chunks) == 1:
+        return res[0]
+    return None
+
+
+def correlate_bytes(Cin, KH, KW, Cout, itemsize):
+    """Scratch bytes per output position of `correlate`: its columns and its GEMM output."""
+    return (Cin * KH * KW + Cout) * itemsize
+
+
+# ----------------------------------------------------------------------------------------
+# Backward
+# ----------------------------------------------------------------------------------------
+
+def weight_grad(x, dout, w, groups, geom, plan_info, run, dx=None, saved_cols=None):
+    """dw (F, Cg, KH, KW) = sum over chunks of dout @ cols(x)^T; with dx given (zeroed), also
+    dx += col2im(W^T @ dout). saved_cols: the forward's columns of the whole batch, if kept."""
+    chunks, units, threads = plan_info
+    F, Cg, KH, KW = w.shape
+    Fg, K = F // groups, Cg * KH * KW
+    dtype = dout.dtype
+    C = x.shape[1]
+    w2 = w.reshape(groups, Fg, K)
+    pos_max = max((c[1] - c[0]) * (c[3] - c[2]) * (c[5] - c[4]) for c in chunks)
+    use_saved = saved_cols is not None and len(chunks) == 1
+
+    def work(lo, hi):
+        cols_s = None if use_saved else Scratch(C * KH * KW * pos_max, dtype)
+        d_s = Scratch(F * pos_max, dtype)
+        dc_s = Scratch(C * KH * KW * pos_max, dtype) if dx is not None else None
+        dwt = np.zeros((groups, Fg, K), dtype)
+        tmp = np.empty((groups, Fg, K), dtype)
+        for u in range(lo, hi):
+            for k in units[u]:
+                s, e, r0, r1, c0, c1 = chunks[k]
+                n, P = e - s, (r1 - r0) * (c1 - c0)
+                cols = saved_cols if use_saved else im2col(x, s, e, (r0, r1, c0, c1), geom, cols_s)
+                cols = cols.reshape(groups, K, n * P)
+                d = _transposed_copy(dout, s, e, r0, r1, c0, c1, d_s).reshape(groups, Fg, n * P)
+                np.matmul(d, cols.transpose(0, 2, 1), out=tmp)
+                dwt += tmp
+                if dx is not None:
+                    dcols = dc_s.take((groups, K, n * P))
+                    np.matmul(w2.transpose(0, 2, 1), d, out=dcols)
+                    col2im_add(dcols.reshape(C, KH, KW, n, r1 - r0, c1 - c0), dx, s, e,
+                               (r0, r1, c0, c1), geom)
+        return dwt
+    parts = run(work, len(units), threads)
+    dw = parts[0]
+    for p in parts[1:]:
+        dw += p
+    return dw.reshape(F, Cg, KH, KW)
+
+
+def weight_grad_bytes(C, KH, KW, F, itemsize, col2im):
+    return (C * KH * KW * (2 if col2im else 1) + F) * itemsize
+
+
+def transposed_backward(dout, x, w, groups, dil, pad, plan_info, run):
+    """Stride 1: dx = dout correlated with the flipped, transposed filters (padding
+    dil*(K-1) - pad on each side), and dw from the same columns of dout:
+    dw[f, c, a, b] = sum_p dcols[f, KH-1-a, KW-1-b, p] x[c, p]. No im2col of x at all.
+    The chunks are chunks of dx (rows of x)."""
+    chunks, units, threads = plan_info
+    F, Cg, KH, KW = w.shape
+    Fg = F // groups
+    N, C, H, W = x.shape
+    dtype = dout.dtype
+    geom = (KH, KW, dil, 1, dil * (KH - 1) - pad, dil * (KW - 1) - pad)
+    wt = (w.reshape(groups, Fg, Cg, KH, KW)[:, :, :, ::-1, ::-1]
+          .transpose(0, 2, 1, 3, 4).reshape(groups, Cg, Fg * KH * KW))
+    dx = np.empty(x.shape, dtype)
+    pos_max = max((c[1] - c[0]) * (c[3] - c[2]) * (c[5] - c[4]) for c in chunks)
+
+    def work(lo, hi):
+        cols_s = Scratch(F * KH * KW * pos_max, dtype)
+        x_s = Scratch(C * pos_max, dtype)
+        o_s = Scratch(C * pos_max, dtype)
+        gt = np.zeros((groups, Fg * KH * KW, Cg), dtype)
+        tmp = np.empty_like(gt)
+        for u in range(lo, hi):
+            for k in units[u]:
+                s, e, r0, r1, c0, c1 = chunks[k]
+                n, P = e - s, (r1 - r0) * (c1 - c0)
+                dcols = im2col(dout, s, e, (r0, r1, c0, c1), geom, cols_s)
+                dcols = dcols.reshape(groups, Fg * KH * KW, n * P)
+                xs = _transposed_copy(x, s, e, r0, r1, c0, c1, x_s)
+                np.matmul(dcols, xs.reshape(groups, Cg, n * P).transpose(0, 2, 1), out=tmp)
+                gt += tmp
+                o = o_s.take((groups, Cg, n * P))
+                np.matmul(wt, dcols, out=o)
+                dx[s:e, :, r0:r1, c0:c1] = o.reshape(C, n, r1 - r0, c1 - c0).transpose(1, 0, 2, 3)
+        return gt
+    parts = run(work, len(units), threads)
+    gt = parts[0]
+    for p in parts[1:]:
+        gt += p
+    dw = (gt.reshape(groups, Fg, KH, KW, Cg)[:, :, ::-1, ::-1]
+          .transpose(0, 1, 4, 2, 3).reshape(F, Cg, KH, KW))
+    return dx, dw
+
+
+def transposed_bytes(C, KH, KW, F, itemsize):
+    return (F * KH * KW + 2 * C) * itemsize
+
+
+def _phase_taps(K, dil, stride, rho, pad):
+    """Taps k of one axis that reach the dx phase rho (x index = rho + stride*m), as
+    (taps in increasing k, dilation of the sub-filter in dout, padding for m = 0)."""
+    taps = [k for k in range(K) if (k * dil - rho - pad) % stride == 0]
+    if not taps:
+        return taps, 1, 0
+    step = dil // gcd(dil, stride)
+    delta_last = (taps[-1] * dil - rho - pad) // stride      # dout index = m - delta
+    return taps, step, delta_last
+
+
+def polyphase_dx(dout, w, groups, dil, stride, pad, x_shape, budget, target, threads, run):
+    """dx for stride > 1: for each of the stride**2 phases of dx (x[rho_h::s, rho_w::s]), a
+    stride-1 correlation of dout with the (flipped, transposed) taps that reach that phase."""
+    N, C, H, W = x_shape
+    F, Cg, KH, KW = w.shape
+    Fg = F // groups
+    dtype = dout.dtype
+    itemsize = np.dtype(dtype).itemsize
+    dx = np.empty(x_shape, dtype)
+    for rho_h in range(min(stride, H)):
+        th, dh, ph = _phase_taps(KH, dil, stride, rho_h, pad)
+        for rho_w in range(min(stride, W)):
+            tw, dw_, pw = _phase_taps(KW, dil, stride, rho_w, pad)
+            view = dx[:, :, rho_h::stride, rho_w::stride]
+            if not th or not tw:
+                view[...] = 0                      # no tap reaches these pixels
+                continue
+            sub = w[:, :, th[::-1]][:, :, :, tw[::-1]]          # reversed taps: (F, Cg, Th, Tw)
+            Th, Tw = len(th), len(tw)
+            wmat = sub.reshape(groups, Fg, Cg, Th, Tw).transpose(0, 2, 1, 3, 4).reshape(groups, Cg, Fg * Th * Tw)
+            Mh, Mw = view.shape[2:]
+            info = plan(N, Mh, correlate_bytes(F, Th, Tw, C, itemsize) * Mw, budget=budget,
+                        target=target, threads=threads, cols=Mw, name="conv_backward_fast")
+            correlate(dout, wmat, (Th, Tw, dh, 1, ph, pw), view, None, info, run)   # dh == dw_
+    return dx
+
+
+# ----------------------------------------------------------------------------------------
+# Depthwise (groups == C, one input channel per group)
+# ----------------------------------------------------------------------------------------
+
+def _span(k, dilation, stride, n_out):
+    start = k * dilation
+    return slice(start, start + stride * (n_out - 1) + 1, stride)
+
+
+def depthwise_forward(x, w, b, stride, pad, dil, Ho, Wo, out, plan_info, run):
+    """out[n, g*Fg + f] = sum over kernel offsets of w[g*Fg + f, 0, kh, kw] * shifted x[n, g].
+
+    Chunks run over (samples, channel groups): plan rows are channel groups."""
+    chunks, units, threads = plan_info
+    N, C, H, W = x.shape
+    F, _, KH, KW = w.shape
+    Fg = F // C
+    dtype = out.dtype
+    Hp, Wp = H + 2 * pad, W + 2 * pad
+    wk = w.astype(dtype, copy=False).reshape(C, Fg, KH, KW)
+    bk = b.astype(dtype, copy=False).reshape(C, Fg)
+    pos = max((c[1] - c[0]) * (c[3] - c[2]) for c in chunks)
+
+    def work(lo, hi):
+        xp_s = Scratch(pos * Hp * Wp, dtype)
+        t_s = Scratch(pos * Fg * Ho * Wo, dtype)
+        for u in range(lo, hi):
+            for k in units[u]:
+                s, e, g0, g1 = chunks[k][:4]
+                n, G = e - s, g1 - g0
+                xp = xp_s.take((n, G, Hp, Wp), ("pad", n, G))
+                xp[:, :, pad:pad + H, pad:pad + W] = x[s:e, g0:g1]
+                o = out[s:e, g0 * Fg:g1 * Fg].reshape(n, G, Fg, Ho, Wo)
+                t = t_s.take((n, G, Fg, Ho, Wo))
+                o[...] = bk[g0:g1, :, None, None]
+                for kh in range(KH):
+                    rows = _span(kh, dil, stride, Ho)
+                    for kw in range(KW):
+                        xs = xp[:, :, rows, _span(kw, dil, stride, Wo)]
+                        np.multiply(xs[:, :, None], wk[g0:g1, :, kh, kw, None, None], out=t)
+                        o += t
+    run(work, len(units), threads)
+    return out
+
+
+def depthwise_backward(dout, x, w, stride, pad, dil, Ho, Wo, plan_info, run):
+    """dx and dw of the depthwise conv, chunk by chunk over (samples, channel groups)."""
+    chunks, units, threads = plan_info
+    N, C, H, W = x.shape
+    F, _, KH, KW = w.shape
+    Fg = F // C
+    dtype = dout.dtype
+    Hp, Wp = H + 2 * pad, W + 2 * pad
+    wk = w.astype(dtype, copy=False).reshape(C, Fg, KH, KW)
+    dx = np.empty(x.shape, dtype)
+    pos = max((c[1] - c[0]) * (c[3] - c[2]) for c in chunks)
+
+    def work(lo, hi):
+        xp_s = Scratch(pos * Hp * Wp, dtype)
+        dxp_s = Scratch(pos * Hp * Wp, dtype)
+        t_s = Scratch(pos * Ho * Wo, dtype)
+        dwk = np.zeros((C, Fg, KH, KW), dtype)
+        for u in range(lo, hi):
+            for k in units[u]:
+                s, e, g0, g1 = chunks[k][:4]
+                n, G = e - s, g1 - g0
+                xp = xp_s.take((n, G, Hp, Wp), ("pad", n, G))
+                xp[:, :, pad:pad + H, pad:pad + W] = x[s:e, g0:g1]
+                dxp = dxp_s.take((n, G, Hp, Wp))
+                dxp.fill(0)
+                d5 = dout[s:e, g0 * Fg:g1 * Fg].reshape(n, G, Fg, Ho, Wo)
+                t = t_s.take((n, G, Ho, Wo))
+                for kh in range(KH):
+                    rows = _span(kh, dil, stride, Ho)
+                    for kw in range(KW):
+                        cs = _span(kw, dil, stride, Wo)
+                        xs = xp[:, :, rows, cs]
+                        if Fg == 1:
+                            d4 = d5[:, :, 0]
+                            dwk[g0:g1, 0, kh, kw] += np.einsum("nghw,nghw->g", d4, xs)
+                            np.multiply(d4, wk[g0:g1, 0, kh, kw, None, None], out=t)
+                            dxp[:, :, rows, cs] += t
+                        else:
+                            dwk[g0:g1, :, kh, kw] += np.einsum("ngfhw,nghw->gf", d5, xs)
+                            dxp[:, :, rows, cs] += np.einsum("ngfhw,gf->nghw", d5, wk[g0:g1, :, kh, kw])
+                dx[s:e, g0:g1] = dxp[:, :, pad:pad + H, pad:pad + W]
+        return dwk
+    parts = run(work, len(units), threads)
+    dwk = parts[0]
+    for p in parts[1:]:
+        dwk += p
+    return dx, dwk.reshape(F, 1, KH, KW)

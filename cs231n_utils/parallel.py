@@ -1,0 +1,147 @@
+"""Threads for the fast layers (多线程): split a layer's batch over the machine's cores.
+
+A fast conv runs as a list of chunks (a few samples, or a band of output rows), each doing its
+copies (im2col, Winograd transforms), its matrix multiplications and its output writes. With
+several threads, each thread takes a contiguous run of chunks and does *all* of their work,
+while the BLAS library is held to one thread for that time: the threads then never fight BLAS's
+own threads, and the copies (numpy releases the GIL in them) run on every core, not only the
+GEMMs. Results do not depend on the thread count beyond float rounding (sums over chunks are
+added in another order), and forward outputs do not depend on it at all.
+
+How many threads (`num_threads()`):
+1. `limit_threads(n)` (a context manager), if active;
+2. the environment variable `CS231N_THREADS` (an integer >= 1);
+3. otherwise the BLAS library's thread count, read through `threadpoolctl` so that
+   `threadpoolctl.threadpool_limits(1)` and `OMP_NUM_THREADS` / `OPENBLAS_NUM_THREADS` are
+   honoured.
+Threads are used only when BLAS can be held to one thread meanwhile, i.e. when `threadpoolctl`
+is installed (it is in the workbook's environment); without it everything runs in one thread.
+"""
+from __future__ import annotations
+
+import os
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+
+__all__ = ["num_threads", "limit_threads", "map_blocks", "ENV_VAR"]
+
+#: Environment variable that sets the number of threads of the fast layers (e.g. 1 in CI).
+ENV_VAR = "CS231N_THREADS"
+
+_state = threading.local()          # .override: set by limit_threads; .inside: in a worker
+_lock = threading.Lock()
+_pool: ThreadPoolExecutor | None = None
+_pool_pid = None
+_blas = None                          # list of threadpoolctl BLAS controllers, or [] if none
+
+
+def _blas_controllers() -> list:
+    """threadpoolctl's controllers of the loaded BLAS libraries ([] without threadpoolctl)."""
+    global _blas
+    if _blas is None:
+        try:
+            import numpy  # noqa: F401  (threadpoolctl only sees libraries already loaded)
+            from threadpoolctl import ThreadpoolController
+            _blas = list(ThreadpoolController().select(user_api="blas").lib_controllers)
+        except Exception:       # not installed, or an unknown BLAS: run in one thread
+            _blas = []
+    return _blas
+
+
+def _env_threads() -> int | None:
+    value = os.environ.get(ENV_VAR, "").strip()
+    if not value:
+        return None
+    try:
+        n = int(value)
+    except ValueError:
+        n = 0
+    if n < 1:
+        raise ValueError(f"{ENV_VAR}={value!r} is not a thread count; set it to an integer "
+                         f">= 1 (e.g. {ENV_VAR}=1) or unset it")
+    return n
+
+
+def num_threads() -> int:
+    """Threads the fast layers may use now (see the module docstring for the order of rules)."""
+    if getattr(_state, "inside", False):
+        return 1                                  # already inside a worker: no nesting
+    override = getattr(_state, "override", None)
+    if override is not None:
+        return override
+    env = _env_threads()
+    if env is not None:
+        return env
+    blas = _blas_controllers()
+    if not blas:
+        return 1
+    n = blas[0].get_num_threads()
+    return max(1, int(n)) if n else 1
+
+
+@contextmanager
+def limit_threads(n: int):
+    """Use at most `n` threads in the fast layers inside this block (this thread only)."""
+    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+        raise ValueError(f"limit_threads needs an integer >= 1, got {n!r}")
+    old = getattr(_state, "override", None)
+    _state.override = n
+    try:
+        yield
+    finally:
+        _state.override = old
+
+
+def _executor() -> ThreadPoolExecutor:
+    global _pool, _pool_pid
+    with _lock:
+        if _pool is None or _pool_pid != os.getpid():        # new process after fork: new pool
+            _pool = ThreadPoolExecutor(max_workers=max(1, (os.cpu_count() or 2) - 1),
+                                       thread_name_prefix="cs231n-fast")
+            _pool_pid = os.getpid()
+        return _pool
+
+
+def _as_worker(fn, lo, hi):
+    _state.inside = True
+    try:
+        return fn(lo, hi)
+    finally:
+        _state.inside = False
+
+
+def map_blocks(fn, n_items: int, threads: int):
+    """Call fn(lo, hi) on `threads` contiguous blocks covering range(n_items), concurrently.
+
+    Returns the results in block order. With one block (or no threadpoolctl to hold BLAS to
+    one thread meanwhile) this is just [fn(0, n_items)] in the calling thread.
+    """
+    threads = max(1, min(threads, n_items))
+    blas = _blas_controllers() if threads > 1 else []
+    if threads == 1 or not blas:
+        return [fn(0, n_items)]
+    bounds = [n_items * i // threads for i in range(threads + 1)]
+    old = [c.get_num_threads() for c in blas]
+    for c in blas:
+        c.set_num_threads(1)
+    error = None
+    results = [None] * threads
+    try:
+        pool = _executor()
+        futures = [pool.submit(_as_worker, fn, bounds[i], bounds[i + 1]) for i in range(1, threads)]
+        try:
+            results[0] = _as_worker(fn, bounds[0], bounds[1])
+        except BaseException as exc:          # still wait for the other blocks
+            error = exc
+        for i, f in enumerate(futures, 1):
+            try:
+                results[i] = f.result()
+            except BaseException as exc:
+                error = error or exc
+    finally:
+        for c, n in zip(blas, old):
+            c.set_num_threads(n)
+    if error is not None:
+        raise error
+    return results
