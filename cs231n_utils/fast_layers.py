@@ -54,6 +54,9 @@ WINOGRAD_MIN_CHANNELS = 8
 #: ... and at least this many multiply-adds in the whole layer (smaller ones: im2col's single
 #: GEMM has less overhead)
 WINOGRAD_MIN_MACS = 1 << 20
+#: A stride, pad or dilation over EXTENT_LIMIT * (input + 2*pad + filter size) along an axis is
+#: refused at once: it would mean one window, no window, or an output of almost only padding
+EXTENT_LIMIT = 4
 #: A layer of fewer multiply-adds than this runs in one thread (thread start-up costs more)
 THREAD_MIN_MACS = 1 << 22
 
@@ -70,30 +73,23 @@ def _run(fn, n, threads):
 
 
 def _check_extent(x, w, conv_param, name):
-    """Refuse at once strides, pads and dilations far larger than the input (before the
-    generic checks, whose suggestions would otherwise search through them)."""
-    if not (isinstance(x, np.ndarray) and x.ndim == 4 and isinstance(w, np.ndarray) and w.ndim == 4
-            and isinstance(conv_param, dict)):
+    """Refuse at once a stride, pad or dilation more than EXTENT_LIMIT times the (padded) input
+    (before the generic checks, whose suggestions would otherwise search through them)."""
+    if not (isinstance(conv_param, dict) and getattr(x, "ndim", 0) == 4 and getattr(w, "ndim", 0) == 4):
         return                                  # conv_setup explains what is wrong
-    values = {k: conv_param.get(k, d) for k, d in (("stride", 1), ("pad", 0), ("dilation", 1))}
-    if not all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) and v >= 0
-               for v in values.values()):
-        return
-    stride, pad, dil = (int(values[k]) for k in ("stride", "pad", "dilation"))
+    stride, pad, dil = conv_param.get("stride", 1), conv_param.get("pad", 0), conv_param.get("dilation", 1)
+    if not (type(stride) is int and type(pad) is int and type(dil) is int and min(stride, pad, dil) >= 0):
+        return                                  # (numpy integers too are checked by conv_setup)
     for axis, size, k in (("height", x.shape[2], w.shape[2]), ("width", x.shape[3], w.shape[3])):
-        padded = size + 2 * pad
-        if pad > max(size, dil * (k - 1) + 1):
-            raise ValueError(f"{name}: conv_param['pad'] = {pad} is larger than both the input "
-                             f"{axis} ({size}) and the filter ({k}): the output would be almost "
-                             f"all padding; use pad <= {max(size, dil * (k - 1) + 1)}")
-        if stride > padded:
-            raise ValueError(f"{name}: conv_param['stride'] = {stride} is larger than the padded "
-                             f"input {axis} ({size} + 2*{pad} = {padded}): there is room for one "
-                             f"window only; use stride <= {padded}")
-        if dil > padded:
-            raise ValueError(f"{name}: conv_param['dilation'] = {dil} is larger than the padded "
-                             f"input {axis} ({padded}): a {k}-tap filter cannot fit; use a "
-                             f"dilation <= {padded}")
+        limit = EXTENT_LIMIT * (size + 2 * min(pad, size * EXTENT_LIMIT) + k)
+        for key, value, why in (("pad", pad, "the output would be almost all padding"),
+                                ("stride", stride, "there is room for one window only"),
+                                ("dilation", dil, "the filter's taps cannot fit")):
+            if value > limit:
+                raise ValueError(
+                    f"{name}: conv_param[{key!r}] = {value} is far larger than the input {axis} "
+                    f"({size}; filter {k}): {why}. Settings over {EXTENT_LIMIT}x (input + 2*pad + "
+                    f"filter) = {limit} are refused (fast_layers.EXTENT_LIMIT); use a smaller {key}")
 
 
 def _threads(macs: int) -> int:
@@ -154,29 +150,32 @@ def conv_forward_fast(x: np.ndarray, w: np.ndarray, b: np.ndarray, conv_param: d
     elif strategy == "depthwise":
         _depthwise_forward(x, w, b, stride, pad, dil, Ho, Wo, out, macs)
     else:
-        info = fast_conv.plan(N, Ho, fast_conv.correlate_bytes(C, HH, WW, F, itemsize) * Wo, cols=Wo,
-                              budget=SCRATCH_BYTES, target=CHUNK_BYTES, threads=_threads(macs),
-                              name="conv_forward_fast")
+        geom = (HH, WW, dil, stride, pad, pad)
         w2 = w.astype(dtype, copy=False).reshape(groups, F // groups, Cg * HH * WW)
-        cols = fast_conv.correlate(x, w2, (HH, WW, dil, stride, pad, pad), out, b, info, _run,
-                                   keep_cols=True)
+        if fast_conv.is_small(C, HH, WW, N, Ho, Wo, geom):
+            out, cols = fast_conv.small_correlate(x, w2, geom, Ho, Wo, b, dtype)
+        else:
+            info = fast_conv.plan(N, Ho, fast_conv.correlate_bytes(C, HH, WW, F, itemsize) * Wo, cols=Wo,
+                                  budget=SCRATCH_BYTES, target=CHUNK_BYTES, threads=_threads(macs),
+                                  name="conv_forward_fast")
+            cols = fast_conv.correlate(x, w2, geom, out, b, info, _run, keep_cols=True)
         if cols is not None:
             settings["cols"] = cols     # the whole batch was one small chunk: keep it for backward
     return out, (x, w, b, settings)
 
 
-def _depthwise_plan(N, C, F, H, W, pad, Ho, Wo, itemsize, backward, macs):
-    Fg = F // C
-    per_channel = ((2 if backward else 1) * (H + 2 * pad) * (W + 2 * pad) + (1 if backward else Fg) * Ho * Wo
-                   + (Fg * Ho * Wo if backward and Fg > 1 else 0)) * itemsize
-    return fast_conv.plan(N, C, per_channel, budget=SCRATCH_BYTES, target=CHUNK_BYTES,
-                          threads=_threads(macs), split_for_threads=not backward,
-                          name="conv (depthwise)")
+def _depthwise_plan(x_shape, w_shape, pad, dil, stride, Ho, Wo, itemsize, backward, macs):
+    N, C, H, W = x_shape
+    F, _, KH, KW = w_shape
+    per_channel = fast_conv.depthwise_bytes(H, W, pad, Ho, Wo, F // C, KH, KW, dil, stride,
+                                            itemsize, backward)
+    return fast_conv.plan(N, C, per_channel, fixed=2 * dil * (KH + 1) * (W + 2 * pad + 1) * itemsize,
+                          budget=SCRATCH_BYTES, target=CHUNK_BYTES, threads=_threads(macs),
+                          split_for_threads=not backward, name="conv (depthwise)")
 
 
 def _depthwise_forward(x, w, b, stride, pad, dil, Ho, Wo, out, macs):
-    N, C, H, W = x.shape
-    info = _depthwise_plan(N, C, w.shape[0], H, W, pad, Ho, Wo, out.itemsize, False, macs)
+    info = _depthwise_plan(x.shape, w.shape, pad, dil, stride, Ho, Wo, out.itemsize, False, macs)
     fast_conv.depthwise_forward(x, w, b, stride, pad, dil, Ho, Wo, out, info, _run)
 
 
@@ -234,8 +233,8 @@ def _conv_backward_winograd(dout, x, wd, p, macs):
 
 def _conv_backward_depthwise(dout, x, wd, p, macs):
     """Depthwise (C/groups == 1): multiply-accumulate over kernel offsets on a padded copy."""
-    N, C, H, W = x.shape
-    info = _depthwise_plan(N, C, wd.shape[0], H, W, p["pad"], p["Ho"], p["Wo"], dout.itemsize, True, macs)
+    info = _depthwise_plan(x.shape, wd.shape, p["pad"], p["dilation"], p["stride"], p["Ho"], p["Wo"],
+                           dout.itemsize, True, macs)
     dx, dw = fast_conv.depthwise_backward(dout, x, wd, p["stride"], p["pad"], p["dilation"],
                                           p["Ho"], p["Wo"], info, _run)
     return dx, dw, dout.sum(axis=(0, 2, 3))
@@ -290,16 +289,16 @@ def _conv_backward_col2im(dout, x, wd, p, macs):
 # ----------------------------------------------------------------------------------------
 
 def _check_pool_extent(x, pool_param, name):
-    """Refuse at once a pooling stride larger than the input."""
-    if not (isinstance(x, np.ndarray) and x.ndim == 4 and isinstance(pool_param, dict)):
+    """Refuse at once a pooling stride more than EXTENT_LIMIT times the input."""
+    if not (isinstance(pool_param, dict) and getattr(x, "ndim", 0) == 4):
         return
     stride = pool_param.get("stride")
-    if isinstance(stride, (int, np.integer)) and not isinstance(stride, bool):
-        size = max(x.shape[2], x.shape[3])
-        if stride > size:
-            raise ValueError(f"{name}: pool_param['stride'] = {stride} is larger than the input "
-                             f"({x.shape[2]}x{x.shape[3]}): there is room for one window only; "
-                             f"use stride <= {size}")
+    limit = EXTENT_LIMIT * max(x.shape[2], x.shape[3])
+    if type(stride) is int and stride > limit:
+        raise ValueError(f"{name}: pool_param['stride'] = {stride} is far larger than the input "
+                         f"({x.shape[2]}x{x.shape[3]}): there is room for one window only. "
+                         f"Strides over {EXTENT_LIMIT}x the input = {limit} are refused "
+                         f"(fast_layers.EXTENT_LIMIT); use a smaller stride")
 
 
 def max_pool_forward_fast(x: np.ndarray, pool_param: dict):
@@ -313,7 +312,8 @@ def max_pool_forward_fast(x: np.ndarray, pool_param: dict):
     """
     _check_pool_extent(x, pool_param, "max_pool_forward_fast")
     ph, pw, stride, Ho, Wo = pool_setup(x, pool_param, "max_pool_forward_fast")
-    out, switches = fast_pool.max_pool_forward(x, ph, pw, stride, Ho, Wo, _run, parallel.num_threads())
+    threads = parallel.num_threads() if x.nbytes >= fast_pool.POOL_THREAD_BYTES else 1
+    out, switches = fast_pool.max_pool_forward(x, ph, pw, stride, Ho, Wo, _run, threads)
     return out, (switches, x.shape, x.dtype, (ph, pw, stride))
 
 
@@ -327,5 +327,5 @@ def max_pool_backward_fast(dout: np.ndarray, cache):
     switches, x_shape, dtype, (ph, pw, stride) = cache
     check_dout(dout, switches.shape)
     dout = dout.astype(dtype, copy=False)
-    return fast_pool.max_pool_backward(dout, switches, x_shape, dtype, ph, pw, stride, _run,
-                                       parallel.num_threads())
+    threads = parallel.num_threads() if dout.nbytes * 4 >= fast_pool.POOL_THREAD_BYTES else 1
+    return fast_pool.max_pool_backward(dout, switches, x_shape, dtype, ph, pw, stride, _run, threads)

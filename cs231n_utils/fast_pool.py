@@ -37,26 +37,50 @@ def switch_dtype(ph: int, pw: int):
     return np.uint8 if k <= 256 else np.uint16 if k <= 65536 else np.uint32
 
 
+def _select(dst, hit, value, tmp):
+    """dst = where(hit, value, dst) for small unsigned ints, as dst += hit * (value - dst)
+    (wrap-around arithmetic; several times faster than np.copyto(..., where=hit))."""
+    np.subtract(value, dst, out=tmp)
+    tmp *= hit
+    dst += tmp
+
+
 def _pool_chunk(x, out, sw, ph, pw, stride):
-    """Max and first-argmax of every window of x (n, C, H, W) into out and sw (n, C, Ho, Wo)."""
+    """Max and first-argmax of every window of x (n, C, H, W) into out and sw (n, C, Ho, Wo).
+
+    Separable: over the window's columns (colmax, colarg per row), then over its rows. A later
+    tap replaces the current maximum only when strictly greater: the first maximum wins."""
     Ho, Wo = out.shape[2:]
     used = slice(0, stride * (Ho - 1) + ph)
-    colmax = x[:, :, used, _span(0, stride, Wo)].copy()
-    colarg = np.zeros(colmax.shape, sw.dtype)
-    hit = np.empty(colmax.shape, bool)
-    for kw in range(1, pw):                          # columns of the window: strict > keeps the first
-        v = x[:, :, used, _span(kw, stride, Wo)]
-        np.greater(v, colmax, out=hit)
-        np.maximum(colmax, v, out=colmax)
-        np.copyto(colarg, kw, where=hit)
-    out[...] = colmax[:, :, _span(0, stride, Ho)]
+    st = sw.dtype.type
+    v0 = x[:, :, used, _span(0, stride, Wo)]
+    if pw == 1:
+        colmax, colarg = v0, np.zeros(v0.shape, sw.dtype)
+    else:
+        v1 = x[:, :, used, _span(1, stride, Wo)]
+        colmax = np.maximum(v0, v1)
+        colarg = np.greater(v1, v0).astype(sw.dtype)
+        hit, tmp = np.empty(colmax.shape, bool), np.empty(colmax.shape, sw.dtype)
+        for kw in range(2, pw):
+            v = x[:, :, used, _span(kw, stride, Wo)]
+            np.greater(v, colmax, out=hit)
+            np.maximum(colmax, v, out=colmax)
+            _select(colarg, hit, st(kw), tmp)
+    if ph == 1:
+        out[...] = colmax[:, :, _span(0, stride, Ho)]
+        sw[...] = colarg[:, :, _span(0, stride, Ho)]
+        return
+    r0, r1 = colmax[:, :, _span(0, stride, Ho)], colmax[:, :, _span(1, stride, Ho)]
+    np.maximum(r0, r1, out=out)
+    hit = np.greater(r1, r0)
     sw[...] = colarg[:, :, _span(0, stride, Ho)]
-    hit = hit[:, :, :Ho]
-    for kh in range(1, ph):                          # rows of the window
+    tmp = np.empty(sw.shape, sw.dtype)
+    _select(sw, hit, colarg[:, :, _span(1, stride, Ho)] + st(pw), tmp)
+    for kh in range(2, ph):
         v = colmax[:, :, _span(kh, stride, Ho)]
         np.greater(v, out, out=hit)
         np.maximum(out, v, out=out)
-        np.copyto(sw, colarg[:, :, _span(kh, stride, Ho)] + np.asarray(kh * pw, sw.dtype), where=hit)
+        _select(sw, hit, colarg[:, :, _span(kh, stride, Ho)] + st(kh * pw), tmp)
 
 
 def _chunks(N: int, per_sample: int):
@@ -69,6 +93,9 @@ def max_pool_forward(x, ph, pw, stride, Ho, Wo, run, threads):
     N, C, H, W = x.shape
     out = np.empty((N, C, Ho, Wo), x.dtype)
     sw = np.empty((N, C, Ho, Wo), switch_dtype(ph, pw))
+    if x.nbytes <= POOL_CHUNK_BYTES:                     # small: no chunks, no threads
+        _pool_chunk(x, out, sw, ph, pw, stride)
+        return out, sw
     chunks = _chunks(N, x[0].nbytes)
     if x.nbytes < POOL_THREAD_BYTES:
         threads = 1

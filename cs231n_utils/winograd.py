@@ -139,6 +139,7 @@ class _Buffers:
         self.xq = np.empty(4 * C * n_max * P + slack, dtype)
         self.T = np.empty(8 * C * n_max * P + slack, dtype)
         self.V = np.empty(16 * C * n_max * P, dtype)
+        self.split_key = self.dout_key = None
         if backward:
             self.D = np.empty(16 * F * n_max * P, dtype)
             self.tmp = np.empty(2 * C * n_max * P, dtype)
@@ -152,11 +153,11 @@ def _planes(buf, k, L):
     return buf[:k * L].reshape(k, L)
 
 
-def _split(x, s, n, pad, r0, R, tW, xq, L):
-    """Fill xq[ph, pw] (flat planes of length L = C*n*P) from samples s..s+n-1 of x."""
-    N, C, H, W = x.shape
-    q = xq[:4 * L].reshape(2, 2, C, n, R + 1, tW + 1)
-    xq[4 * L:] = 0                                       # slack read by the shifted views
+def _phase_ranges(r0, R, tW, pad, H, W):
+    """For each phase (ph, pw): (ph, pw, h0, w0, q_lo, q_hi, t_lo, t_hi): the polyphase rows
+    q_lo..q_hi-1 and columns t_lo..t_hi-1 that fall inside x, whose first x row is h0 + 2*q_lo
+    and first x column w0 + 2*t_lo."""
+    out = []
     for ph in range(2):
         h0 = 2 * r0 + ph - pad                           # x row of polyphase row q = 0
         q_lo = min(R + 1, max(0, (-h0 + 1) // 2))
@@ -165,20 +166,36 @@ def _split(x, s, n, pad, r0, R, tW, xq, L):
             w0 = pw - pad
             t_lo = min(tW + 1, max(0, (-w0 + 1) // 2))
             t_hi = max(t_lo, min(tW + 1, (W - 1 - w0) // 2 + 1))
-            blk = q[ph, pw]
+            out.append((ph, pw, h0, w0, q_lo, q_hi, t_lo, t_hi))
+    return tuple(out)
+
+
+def _split(x, s, n, pad, r0, R, tW, buf, L):
+    """Fill buf.xq[ph, pw] (flat planes of length L = C*n*P) from samples s..s+n-1 of x; the
+    zero border (padding, junk) is written only when the chunk's geometry changes."""
+    N, C, H, W = x.shape
+    xq = buf.xq
+    q = xq[:4 * L].reshape(2, 2, C, n, R + 1, tW + 1)
+    xq[4 * L:4 * L + tW + 2] = 0                         # slack read by the shifted views
+    ranges = _phase_ranges(r0, R, tW, pad, H, W)
+    zero = buf.split_key != (n, R, ranges)
+    buf.split_key = (n, R, ranges)
+    for ph, pw, h0, w0, q_lo, q_hi, t_lo, t_hi in ranges:
+        blk = q[ph, pw]
+        if zero:
             blk[:, :, :q_lo] = 0
             blk[:, :, q_hi:] = 0
             blk[:, :, q_lo:q_hi, :t_lo] = 0
             blk[:, :, q_lo:q_hi, t_hi:] = 0
-            if q_hi > q_lo and t_hi > t_lo:
-                src = x[s:s + n, :, h0 + 2 * q_lo:h0 + 2 * q_hi - 1:2,
-                        w0 + 2 * t_lo:w0 + 2 * t_hi - 1:2]
-                blk[:, :, q_lo:q_hi, t_lo:t_hi] = src.transpose(1, 0, 2, 3)
+        if q_hi > q_lo and t_hi > t_lo:
+            src = x[s:s + n, :, h0 + 2 * q_lo:h0 + 2 * q_hi - 1:2,
+                    w0 + 2 * t_lo:w0 + 2 * t_hi - 1:2]
+            blk[:, :, q_lo:q_hi, t_lo:t_hi] = src.transpose(1, 0, 2, 3)
 
 
 def _input_transform(xq, T, V, L, sh):
     """V[a, b] = (B^T d B)[a, b] for every tile, as 24 whole-plane additions (sh = tW + 1)."""
-    T[8 * L:] = 0
+    T[8 * L] = 0                                  # read by the last shifted view (a junk tile)
 
     def plane(buf, k, off=0):
         return buf[k * L + off:k * L + off + L]
@@ -205,12 +222,14 @@ def _forward_chunk(x, U, bias, pad, chunk, tW, buf, out):
     g = U.shape[1]
     P = (R + 1) * (tW + 1)
     L = C * n * P
-    _split(x, s, n, pad, r0, R, tW, buf.xq, L)
+    _split(x, s, n, pad, r0, R, tW, buf, L)
     _input_transform(buf.xq, buf.T, buf.V, L, tW + 1)
     Lf = F * n * P
     M = _planes(buf.M, 16, Lf)
     V = buf.V[:16 * L].reshape(16, g, C // g, n * P)
     np.matmul(U, V, out=M.reshape(16, g, F // g, n * P))
+    m11 = M[5].reshape(F, n * P)
+    np.add(m11, bias, out=m11)                     # A^T[:, 1] = (1, 1): M[1, 1] reaches all 4 outputs
     # output transform: Y = A^T M A (rows: m0+m1+m2, m1-m2-m3; then the same over columns)
     S = _planes(buf.S, 8, Lf)
     for b in range(4):
@@ -231,8 +250,7 @@ def _forward_chunk(x, U, bias, pad, chunk, tW, buf, out):
                 np.subtract(S[4 * i + 1], S[4 * i + 2], out=y)
                 y -= S[4 * i + 3]
             dst = o[:, :, i::2, j::2]
-            src = y.reshape(F, n, R + 1, tW + 1)[:, :, :dst.shape[2], :dst.shape[3]]
-            np.add(src, bias, out=dst)
+            dst[...] = y.reshape(F, n, R + 1, tW + 1)[:, :, :dst.shape[2], :dst.shape[3]]
 
 
 def forward(x, w, b, pad, groups, out, plan_info, run):
@@ -246,7 +264,7 @@ def forward(x, w, b, pad, groups, out, plan_info, run):
     F, Cg = w.shape[:2]
     dtype = out.dtype
     U = filter_transform(w.astype(np.float64)).reshape(16, groups, F // groups, Cg).astype(dtype)
-    bias = b.astype(dtype)[:, None, None, None]
+    bias = b.astype(dtype)[:, None]
     n_max = max(c[1] - c[0] for c in chunks)
     R_max = max(c[3] - c[2] for c in chunks)
 
@@ -288,7 +306,7 @@ def _backward_chunk(dout, x, Us, pad, chunk, tW, buf, dx, dU):
     P = (R + 1) * (tW + 1)
     L, Lf = C * n * P, F * n * P
     sh = tW + 1
-    _split(x, s, n, pad, r0, R, tW, buf.xq, L)
+    _split(x, s, n, pad, r0, R, tW, buf, L)
     _input_transform(buf.xq, buf.T, buf.V, L, sh)
     # dM = A dY A^T, stored as D with signs _SIGN: from dY (corners) by 12 plane additions
     _dout_split(dout, s, n, r0, R, tW, buf.D, Lf)
