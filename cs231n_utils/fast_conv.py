@@ -29,6 +29,8 @@ from math import ceil, gcd, prod
 
 import numpy as np
 
+from . import parallel
+
 __all__ = ["plan", "ScratchLimitError", "correlate", "weight_grad", "transposed_backward",
            "polyphase_dx", "depthwise_forward", "depthwise_backward"]
 
@@ -43,7 +45,7 @@ class ScratchLimitError(ValueError):
 # ----------------------------------------------------------------------------------------
 
 def plan(N, rows, row_bytes, *, budget, target, threads, cols=1, extra_rows=0, fixed=0,
-         group_samples=False, split_for_threads=True, name="conv"):
+         group_samples=False, split_for_threads=True, name="conv", unit="one output position"):
     """Cut a layer's output into chunks of scratch about `target` bytes, never over `budget`.
 
     A chunk (s, e, r0, r1, c0, c1) of n = e - s samples, R = r1 - r0 rows and cols c0..c1 costs
@@ -57,7 +59,7 @@ def plan(N, rows, row_bytes, *, budget, target, threads, cols=1, extra_rows=0, f
     per_thread = budget // threads
     target = max(1, min(target, per_thread))
     sample = fixed + (rows + extra_rows) * row_bytes
-    if sample <= target or (rows == 1 and cols == 1):
+    if sample <= target or (rows == 1 and cols == 1 and sample <= per_thread):
         nb = max(1, min(N, (target - fixed) // max(1, sample - fixed)))
         if threads > 1:
             nb = min(nb, ceil(N / threads))
@@ -81,13 +83,13 @@ def plan(N, rows, row_bytes, *, budget, target, threads, cols=1, extra_rows=0, f
                 if threads > 1:     # one worker gets the whole budget
                     return plan(N, rows, row_bytes, budget=budget, target=target * threads, threads=1,
                                 cols=cols, extra_rows=extra_rows, fixed=fixed,
-                                group_samples=group_samples, name=name)
+                                group_samples=group_samples, name=name, unit=unit)
                 need = fixed + col_bytes
                 raise ScratchLimitError(
-                    f"{name}: even one output position needs {need / 2 ** 20:.1f} MiB of scratch, "
-                    f"more than the budget fast_layers.SCRATCH_BYTES = {budget / 2 ** 20:.1f} MiB; "
-                    f"raise it (cs231n_utils.fast_layers.SCRATCH_BYTES = ...) or use fewer "
-                    f"channels or a smaller filter")
+                    f"{name}: even {unit} needs {_mib(need)} of scratch, more than the budget "
+                    f"fast_layers.SCRATCH_BYTES = {_mib(budget)}; raise it "
+                    f"(cs231n_utils.fast_layers.SCRATCH_BYTES = ...) or use fewer channels, a "
+                    f"smaller filter or a smaller input")
             Cc = min(cols, Cc)
             chunks = [(s, s + 1, r, r + 1, c, min(cols, c + Cc))
                       for s in range(N) for r in range(rows) for c in range(0, cols, Cc)]
@@ -101,6 +103,10 @@ def plan(N, rows, row_bytes, *, budget, target, threads, cols=1, extra_rows=0, f
     else:
         units = [[k] for k in range(len(chunks))]
     return chunks, units, max(1, min(threads, len(units)))
+
+
+def _mib(nbytes) -> str:
+    return f"{nbytes / 2 ** 20:.1f} MiB" if nbytes >= 2 ** 17 else f"{int(nbytes)} bytes"
 
 
 # ----------------------------------------------------------------------------------------
@@ -142,10 +148,12 @@ SMALL_COLS = 1 << 14
 
 
 class Scratch:
-    """A reusable flat buffer; `take(shape, zero_key)` returns a view, zeroed when the key changes."""
+    """A reusable flat buffer; `take(shape, zero_key)` returns a view, zeroed when the key changes.
 
-    def __init__(self, size, dtype):
-        self.buf = np.empty(size, dtype)
+    Taken from the thread's arena (`parallel.empty`) unless `keep` (it outlives the call)."""
+
+    def __init__(self, size, dtype, keep=False):
+        self.buf = np.empty(size, dtype) if keep else parallel.empty(size, dtype)
         self.key = None
 
     def take(self, shape, key=None):
@@ -158,14 +166,14 @@ class Scratch:
 
 def small_cols(src, geom, Ho, Wo):
     """im2col of a whole small input at once: pad a copy, then one strided copy of every kernel
-    offset. Returns cols (Cin, KH, KW, N, Ho, Wo); needs pad_h, pad_w >= 0."""
+    offset. Returns cols (N, Cin, KH, KW, Ho, Wo); needs pad_h, pad_w >= 0."""
     KH, KW, dil, stride, pad_h, pad_w = geom
     N, Cin, H, W = src.shape
     xp = np.zeros((N, Cin, H + 2 * pad_h, W + 2 * pad_w), src.dtype)
     xp[:, :, pad_h:pad_h + H, pad_w:pad_w + W] = src
     s0, s1, s2, s3 = xp.strides
-    return np.ndarray((Cin, KH, KW, N, Ho, Wo), xp.dtype, xp, 0,
-                      (s1, s2 * dil, s3 * dil, s0, s2 * stride, s3 * stride)).copy()
+    return np.ndarray((N, Cin, KH, KW, Ho, Wo), xp.dtype, xp, 0,
+                      (s0, s1, s2 * dil, s3 * dil, s2 * stride, s3 * stride)).copy()
 
 
 def is_small(Cin, KH, KW, N, Ho, Wo, geom) -> bool:
@@ -178,32 +186,38 @@ def small_correlate(src, wmat, geom, Ho, Wo, bias, dtype):
     g, Cout_g, K = wmat.shape
     N = src.shape[0]
     cols = small_cols(src if src.dtype == dtype else src.astype(dtype), geom, Ho, Wo)
-    o = np.matmul(wmat, cols.reshape(g, K, N * Ho * Wo)).reshape(g * Cout_g, N, Ho, Wo)
     out = np.empty((N, g * Cout_g, Ho, Wo), dtype)
-    if bias is None:
-        out[...] = o.transpose(1, 0, 2, 3)
-    else:
-        np.add(o.transpose(1, 0, 2, 3), bias.astype(dtype, copy=False)[:, None, None], out=out)
+    np.matmul(wmat, cols.reshape(N, g, K, Ho * Wo), out=out.reshape(N, g, Cout_g, Ho * Wo))
+    if bias is not None:
+        o3 = out.reshape(N, g * Cout_g, Ho * Wo)
+        np.add(o3, bias.astype(dtype, copy=False)[:, None], out=o3)
     return out, cols
 
 
-def im2col(src, s, e, chunk_rc, geom, scratch):
-    """Columns (Cin, KH, KW, n, R, Cc) of samples s..e-1 of src for the output rows r0..r1 and
-    cols c0..c1. geom = (KH, KW, dil, stride, pad_h, pad_w)."""
+def im2col(src, s, e, chunk_rc, geom, scratch, ones=False):
+    """Columns (n, Cin, KH, KW, R, Cc) of samples s..e-1 of src for the output rows r0..r1 and
+    cols c0..c1, geom = (KH, KW, dil, stride, pad_h, pad_w). With `ones`, the scratch holds
+    (n, Cin*KH*KW + 1, R*Cc) with a last row of ones (a bias folded into the GEMM); the
+    (n, Cin*KH*KW + 1, R*Cc) array is returned then."""
     r0, r1, c0, c1 = chunk_rc
     KH, KW, dil, stride, pad_h, pad_w = geom
     n, Cin, H, W = e - s, src.shape[1], src.shape[2], src.shape[3]
     R, Cc = r1 - r0, c1 - c0
-    shape = (Cin, KH, KW, n, R, Cc)
+    K = Cin * KH * KW
     table, full = offset_table(KH, KW, dil, pad_h - r0 * stride, pad_w - c0 * stride, H, W, R, Cc, stride)
-    cols = scratch.take(shape, None if full else (table, shape))
+    if ones:
+        big = scratch.take((n, K + 1, R * Cc), (table, n, R, Cc, "ones"))
+        big[:, K] = 1
+        cols = big[:, :K].reshape(n, Cin, KH, KW, R, Cc)
+    else:
+        cols = scratch.take((n, Cin, KH, KW, R, Cc), None if full else (table, n, R, Cc))
     for kh, kw, io, jo, ri, ci in table:
-        cols[:, kh, kw, :, io, jo] = src[s:e, :, ri, ci].transpose(1, 0, 2, 3)
-    return cols
+        cols[:, :, kh, kw, io, jo] = src[s:e, :, ri, ci]
+    return big if ones else cols
 
 
 def col2im_add(dcols, dx, s, e, chunk_rc, geom):
-    """Adjoint of im2col: add the columns (Cin, KH, KW, n, R, Cc) back onto dx[s:e]."""
+    """Adjoint of im2col: add the columns (n, Cin, KH, KW, R, Cc) back onto dx[s:e]."""
     r0, r1, c0, c1 = chunk_rc
     KH, KW, dil, stride, pad_h, pad_w = geom
     H, W = dx.shape[2:]
@@ -211,15 +225,30 @@ def col2im_add(dcols, dx, s, e, chunk_rc, geom):
                             r1 - r0, c1 - c0, stride)
     for kh, kw, io, jo, ri, ci in table:
         dst = dx[s:e, :, ri, ci]
-        dst += dcols[:, kh, kw, :, io, jo].transpose(1, 0, 2, 3)
+        dst += dcols[:, :, kh, kw, io, jo]
 
 
-def _transposed_copy(a, s, e, r0, r1, c0, c1, scratch):
-    """a[s:e, :, r0:r1, c0:c1] as a (C, n, R, Cc) array (channels first, then the batch)."""
-    part = a[s:e, :, r0:r1, c0:c1]
-    t = scratch.take((part.shape[1], part.shape[0]) + part.shape[2:])
-    t[...] = part.transpose(1, 0, 2, 3)
-    return t
+def _whole(dst, s, e, r0, r1, c0, c1):
+    """dst[s:e] reshaped (n, channels, R*Cc) when the chunk covers whole contiguous samples
+    (a GEMM can then write straight into it), else None."""
+    part = dst[s:e]
+    if r0 == 0 and c0 == 0 and r1 == dst.shape[2] and c1 == dst.shape[3] and part.flags.c_contiguous:
+        return part.reshape(e - s, dst.shape[1], -1)
+    return None
+
+
+def _sum_over_samples(a, b, acc, tmp):
+    """acc += sum over samples i of a[i] @ b[i] (a: (n, g, M, P), b: (n, g, P, K)): one
+    stacked matmul and a sum when the per-sample products are small next to the inputs, else
+    one GEMM per sample added in place (no (n, g, M, K) temporary)."""
+    n, g, M, P = a.shape
+    K = b.shape[-1]
+    if n == 1 or M * K * 10 <= (M + K) * P:
+        acc += np.matmul(a, b).sum(axis=0) if n > 1 else np.matmul(a[0], b[0], out=tmp)
+    else:
+        for i in range(n):
+            np.matmul(a[i], b[i], out=tmp)
+            acc += tmp
 
 
 # ----------------------------------------------------------------------------------------
@@ -231,34 +260,40 @@ def correlate(src, wmat, geom, dst, bias, plan_info, run, keep_cols=False):
 
     src (N, Cin, H, W); wmat (groups, Coutg, Cing*KH*KW); dst an (N, Cout, Ho, Wo) array or
     strided view; geom = (KH, KW, dil, stride, pad_h, pad_w); plan_info = (chunks, units,
-    threads) from `plan` with row_bytes from `correlate_bytes`. Returns the columns of the
-    only chunk when keep_cols and there was one chunk, else None.
+    threads) from `plan` with row_bytes from `correlate_bytes`. One GEMM per sample (stacked),
+    written straight into dst when the chunk is whole samples; with one group the bias rides
+    in the GEMM as an extra column of wmat times a row of ones. Returns the columns of the
+    only chunk when keep_cols and there was one chunk (shape (N, Cin*KH*KW + 1 or 0, ...)).
     """
     chunks, units, threads = plan_info
     g, Cout_g, K = wmat.shape
     Cin = src.shape[1]
     KH, KW = geom[:2]
-    n_max = max(c[1] - c[0] for c in chunks)
     pos_max = max((c[1] - c[0]) * (c[3] - c[2]) * (c[5] - c[4]) for c in chunks)
     dtype = dst.dtype
-    bias4 = None if bias is None else bias.astype(dtype, copy=False)[None, :, None, None]
+    ones = bias is not None and g == 1
+    if ones:
+        wmat = np.concatenate([wmat, bias.astype(dtype, copy=False).reshape(1, Cout_g, 1)], axis=2)
+    bias3 = bias.astype(dtype, copy=False)[:, None] if bias is not None and not ones else None
 
     def work(lo, hi):
-        cols_s = Scratch(Cin * KH * KW * pos_max, dtype)
+        cols_s = Scratch((Cin * KH * KW + ones) * pos_max, dtype, keep=keep_cols and len(chunks) == 1)
         out_s = Scratch(g * Cout_g * pos_max, dtype)
         cols = None
         for u in range(lo, hi):
             for k in units[u]:
                 s, e, r0, r1, c0, c1 = chunks[k]
                 n, P = e - s, (r1 - r0) * (c1 - c0)
-                cols = im2col(src, s, e, (r0, r1, c0, c1), geom, cols_s)
-                o = out_s.take((g, Cout_g, n * P))
-                np.matmul(wmat, cols.reshape(g, K, n * P), out=o)
-                o5 = o.reshape(g * Cout_g, n, r1 - r0, c1 - c0).transpose(1, 0, 2, 3)
-                if bias4 is None:
-                    dst[s:e, :, r0:r1, c0:c1] = o5
-                else:
-                    np.add(o5, bias4, out=dst[s:e, :, r0:r1, c0:c1])
+                cols = im2col(src, s, e, (r0, r1, c0, c1), geom, cols_s, ones)
+                o = _whole(dst, s, e, r0, r1, c0, c1)
+                direct = o is not None
+                if not direct:
+                    o = out_s.take((n, g * Cout_g, P))
+                np.matmul(wmat, cols.reshape(n, g, K + ones, P), out=o.reshape(n, g, Cout_g, P))
+                if bias3 is not None:
+                    np.add(o, bias3, out=o)
+                if not direct:
+                    dst[s:e, :, r0:r1, c0:c1] = o.reshape(n, g * Cout_g, r1 - r0, c1 - c0)
         return cols
     res = run(work, len(units), threads)
     if keep_cols and len(chunks) == 1:
@@ -268,7 +303,7 @@ def correlate(src, wmat, geom, dst, bias, plan_info, run, keep_cols=False):
 
 def correlate_bytes(Cin, KH, KW, Cout, itemsize):
     """Scratch bytes per output position of `correlate`: its columns and its GEMM output."""
-    return (Cin * KH * KW + Cout) * itemsize
+    return (Cin * KH * KW + 1 + Cout) * itemsize
 
 
 # ----------------------------------------------------------------------------------------
@@ -276,14 +311,15 @@ def correlate_bytes(Cin, KH, KW, Cout, itemsize):
 # ----------------------------------------------------------------------------------------
 
 def weight_grad(x, dout, w, groups, geom, plan_info, run, dx=None, saved_cols=None):
-    """dw (F, Cg, KH, KW) = sum over chunks of dout @ cols(x)^T; with dx given (zeroed), also
-    dx += col2im(W^T @ dout). saved_cols: the forward's columns of the whole batch, if kept."""
+    """dw (F, Cg, KH, KW) = sum over chunks of dout @ cols(x)^T, accumulated in place; with dx
+    given (zeroed), also dx += col2im(W^T @ dout). saved_cols: the forward's columns of the
+    whole batch (N, C*KH*KW [+1], Ho*Wo), if it kept them."""
     chunks, units, threads = plan_info
     F, Cg, KH, KW = w.shape
     Fg, K = F // groups, Cg * KH * KW
     dtype = dout.dtype
     C = x.shape[1]
-    w2 = w.reshape(groups, Fg, K)
+    w2t = w.reshape(groups, Fg, K).transpose(0, 2, 1)
     pos_max = max((c[1] - c[0]) * (c[3] - c[2]) * (c[5] - c[4]) for c in chunks)
     use_saved = saved_cols is not None and len(chunks) == 1
 
@@ -297,15 +333,21 @@ def weight_grad(x, dout, w, groups, geom, plan_info, run, dx=None, saved_cols=No
             for k in units[u]:
                 s, e, r0, r1, c0, c1 = chunks[k]
                 n, P = e - s, (r1 - r0) * (c1 - c0)
-                cols = saved_cols if use_saved else im2col(x, s, e, (r0, r1, c0, c1), geom, cols_s)
-                cols = cols.reshape(groups, K, n * P)
-                d = _transposed_copy(dout, s, e, r0, r1, c0, c1, d_s).reshape(groups, Fg, n * P)
-                np.matmul(d, cols.transpose(0, 2, 1), out=tmp)
-                dwt += tmp
+                if use_saved:
+                    cols = saved_cols[:, :C * KH * KW]
+                else:
+                    cols = im2col(x, s, e, (r0, r1, c0, c1), geom, cols_s)
+                cols = cols.reshape(n, groups, K, P)
+                d = _whole(dout, s, e, r0, r1, c0, c1)
+                if d is None:
+                    d = d_s.take((n, F, r1 - r0, c1 - c0))
+                    d[...] = dout[s:e, :, r0:r1, c0:c1]
+                d = d.reshape(n, groups, Fg, P)
+                _sum_over_samples(d, cols.transpose(0, 1, 3, 2), dwt, tmp)
                 if dx is not None:
-                    dcols = dc_s.take((groups, K, n * P))
-                    np.matmul(w2.transpose(0, 2, 1), d, out=dcols)
-                    col2im_add(dcols.reshape(C, KH, KW, n, r1 - r0, c1 - c0), dx, s, e,
+                    dcols = dc_s.take((n, groups, K, P))
+                    np.matmul(w2t, d, out=dcols)
+                    col2im_add(dcols.reshape(n, C, KH, KW, r1 - r0, c1 - c0), dx, s, e,
                                (r0, r1, c0, c1), geom)
         return dwt
     parts = run(work, len(units), threads)
@@ -332,11 +374,12 @@ def transposed_backward(dout, x, w, groups, dil, pad, plan_info, run):
     geom = (KH, KW, dil, 1, dil * (KH - 1) - pad, dil * (KW - 1) - pad)
     wt = (w.reshape(groups, Fg, Cg, KH, KW)[:, :, :, ::-1, ::-1]
           .transpose(0, 2, 1, 3, 4).reshape(groups, Cg, Fg * KH * KW))
+    KF = Fg * KH * KW
     if len(chunks) == 1 and is_small(F, KH, KW, N, H, W, geom):      # tiny: all at once
-        dcols = small_cols(dout, geom, H, W).reshape(groups, Fg * KH * KW, N * H * W)
-        xs = x.transpose(1, 0, 2, 3).astype(dtype).reshape(groups, Cg, N * H * W)
-        gt = np.matmul(dcols, xs.transpose(0, 2, 1))
-        dx = np.matmul(wt, dcols).reshape(C, N, H, W).transpose(1, 0, 2, 3).copy()
+        dcols = small_cols(dout, geom, H, W).reshape(N, groups, KF, H * W)
+        xs = x.astype(dtype, copy=False).reshape(N, groups, Cg, H * W)
+        gt = np.matmul(dcols, xs.transpose(0, 1, 3, 2)).sum(axis=0)
+        dx = np.matmul(wt, dcols).reshape(x.shape)
         return dx, _flip_back(gt, groups, Fg, KH, KW, Cg)
     dx = np.empty(x.shape, dtype)
     pos_max = max((c[1] - c[0]) * (c[3] - c[2]) * (c[5] - c[4]) for c in chunks)
@@ -345,20 +388,25 @@ def transposed_backward(dout, x, w, groups, dil, pad, plan_info, run):
         cols_s = Scratch(F * KH * KW * pos_max, dtype)
         x_s = Scratch(C * pos_max, dtype)
         o_s = Scratch(C * pos_max, dtype)
-        gt = np.zeros((groups, Fg * KH * KW, Cg), dtype)
+        gt = np.zeros((groups, KF, Cg), dtype)
         tmp = np.empty_like(gt)
         for u in range(lo, hi):
             for k in units[u]:
                 s, e, r0, r1, c0, c1 = chunks[k]
                 n, P = e - s, (r1 - r0) * (c1 - c0)
-                dcols = im2col(dout, s, e, (r0, r1, c0, c1), geom, cols_s)
-                dcols = dcols.reshape(groups, Fg * KH * KW, n * P)
-                xs = _transposed_copy(x, s, e, r0, r1, c0, c1, x_s)
-                np.matmul(dcols, xs.reshape(groups, Cg, n * P).transpose(0, 2, 1), out=tmp)
-                gt += tmp
-                o = o_s.take((groups, Cg, n * P))
-                np.matmul(wt, dcols, out=o)
-                dx[s:e, :, r0:r1, c0:c1] = o.reshape(C, n, r1 - r0, c1 - c0).transpose(1, 0, 2, 3)
+                dcols = im2col(dout, s, e, (r0, r1, c0, c1), geom, cols_s).reshape(n, groups, KF, P)
+                xs = _whole(x, s, e, r0, r1, c0, c1) if x.dtype == dtype else None
+                if xs is None:
+                    xs = x_s.take((n, C, r1 - r0, c1 - c0))
+                    xs[...] = x[s:e, :, r0:r1, c0:c1]
+                _sum_over_samples(dcols, xs.reshape(n, groups, Cg, P).transpose(0, 1, 3, 2), gt, tmp)
+                o = _whole(dx, s, e, r0, r1, c0, c1)
+                direct = o is not None
+                if not direct:
+                    o = o_s.take((n, C, P))
+                np.matmul(wt, dcols, out=o.reshape(n, groups, Cg, P))
+                if not direct:
+                    dx[s:e, :, r0:r1, c0:c1] = o.reshape(n, C, r1 - r0, c1 - c0)
         return gt
     parts = run(work, len(units), threads)
     gt = parts[0]

@@ -114,9 +114,11 @@ def conv_strategy(x_shape, w_shape, stride=1, pad=0, dilation=1, groups=1) -> st
 def _winograd_plan(N, C, F, Ho, Wo, itemsize, backward, macs):
     tW, tH = (Wo + 1) // 2, (Ho + 1) // 2
     row = (tW + 1) * winograd.scratch_per_tile(C, F, itemsize, backward)
+    fixed = 2 * 16 * F * C * itemsize if backward else 0       # dU and its per-chunk product
     try:
-        return fast_conv.plan(N, tH, row, extra_rows=1, budget=SCRATCH_BYTES, target=CHUNK_BYTES,
-                              threads=_threads(macs), group_samples=backward, name="winograd")
+        return fast_conv.plan(N, tH, row, extra_rows=1, fixed=fixed, budget=SCRATCH_BYTES,
+                              target=CHUNK_BYTES, threads=_threads(macs), group_samples=backward,
+                              name="winograd")
     except ScratchLimitError:
         return None                         # fall back to im2col, which can cut finer
 
@@ -171,7 +173,8 @@ def _depthwise_plan(x_shape, w_shape, pad, dil, stride, Ho, Wo, itemsize, backwa
                                             itemsize, backward)
     return fast_conv.plan(N, C, per_channel, fixed=2 * dil * (KH + 1) * (W + 2 * pad + 1) * itemsize,
                           budget=SCRATCH_BYTES, target=CHUNK_BYTES, threads=_threads(macs),
-                          split_for_threads=not backward, name="conv (depthwise)")
+                          split_for_threads=not backward, name="conv (depthwise)",
+                          unit="one channel of one sample")
 
 
 def _depthwise_forward(x, w, b, stride, pad, dil, Ho, Wo, out, macs):
@@ -247,8 +250,8 @@ def _conv_backward_transposed(dout, x, wd, p, macs):
     N, C, H, W = x.shape
     F, Cg, HH, WW = wd.shape
     info = fast_conv.plan(N, H, fast_conv.transposed_bytes(C, HH, WW, F, dout.itemsize) * W, cols=W,
-                          budget=SCRATCH_BYTES, target=CHUNK_BYTES, threads=_threads(macs),
-                          name="conv_backward_fast")
+                          fixed=2 * wd.nbytes, budget=SCRATCH_BYTES, target=CHUNK_BYTES,
+                          threads=_threads(macs), name="conv_backward_fast")
     dx, dw = fast_conv.transposed_backward(dout, x, wd, p["groups"], p["dilation"], p["pad"], info, _run)
     return dx, dw, dout.sum(axis=(0, 2, 3))
 
@@ -258,10 +261,12 @@ def _weight_grad(dout, x, wd, p, macs, dx=None):
     F, Cg, HH, WW = wd.shape
     Ho, Wo = p["Ho"], p["Wo"]
     info = fast_conv.plan(N, Ho, fast_conv.weight_grad_bytes(C, HH, WW, F, dout.itemsize, dx is not None) * Wo,
-                          cols=Wo, budget=SCRATCH_BYTES, target=CHUNK_BYTES, threads=_threads(macs),
-                          group_samples=dx is not None, name="conv_backward_fast")
+                          cols=Wo, fixed=2 * wd.nbytes, budget=SCRATCH_BYTES, target=CHUNK_BYTES,
+                          threads=_threads(macs), group_samples=dx is not None,
+                          name="conv_backward_fast")
     saved = p.get("cols")
-    if saved is not None and (saved.shape != (C, HH, WW, N, Ho, Wo) or saved.dtype != dout.dtype):
+    if saved is not None and (saved.shape not in ((N, C, HH, WW, Ho, Wo), (N, C * HH * WW + 1, Ho * Wo))
+                              or saved.dtype != dout.dtype or p["groups"] != 1 and saved.ndim == 3):
         saved = None
     geom = (HH, WW, p["dilation"], p["stride"], p["pad"], p["pad"])
     return fast_conv.weight_grad(x, dout, wd, p["groups"], geom, info, _run, dx=dx, saved_cols=saved)

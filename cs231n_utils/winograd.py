@@ -25,6 +25,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from . import parallel
+
 __all__ = ["B_T", "G", "A_T", "winograd_1d", "winograd_tile", "filter_transform",
            "multiply_count", "layer_multiplies"]
 
@@ -136,16 +138,17 @@ class _Buffers:
 
     def __init__(self, C, F, n_max, R_max, tW, dtype, backward=False):
         P, slack = _sizes(C, F, n_max, R_max, tW)
-        self.xq = np.empty(4 * C * n_max * P + slack, dtype)
-        self.T = np.empty(8 * C * n_max * P + slack, dtype)
-        self.V = np.empty(16 * C * n_max * P, dtype)
+        empty = parallel.empty                 # the thread's reusable scratch
+        self.xq = empty(4 * C * n_max * P + slack, dtype)
+        self.T = empty(8 * C * n_max * P + slack, dtype)
+        self.V = empty(16 * C * n_max * P, dtype)
         self.split_key = self.dout_key = None
         if backward:
-            self.D = np.empty(16 * F * n_max * P, dtype)
-            self.tmp = np.empty(2 * C * n_max * P, dtype)
+            self.D = empty(16 * F * n_max * P, dtype)
+            self.tmp = empty(2 * C * n_max * P, dtype)
         else:
-            self.M = np.empty(16 * F * n_max * P, dtype)
-            self.S = np.empty(8 * F * n_max * P, dtype)
+            self.M = empty(16 * F * n_max * P, dtype)
+            self.S = empty(8 * F * n_max * P, dtype)
 
 
 def _planes(buf, k, L):

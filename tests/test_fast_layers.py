@@ -306,10 +306,15 @@ def test_conv_mixed_dtypes_promote(rng):
         assert dx.dtype == np.float32 and dw.dtype == np.float64
 
 
-def test_forward_keeps_small_columns_for_the_backward(rng):
-    x, w, b = _conv_data(rng, 2, 3, 9, 9, 16, 3, 3, {"stride": 2, "pad": 1})
-    out, cache = L.conv_forward_fast(x, w, b, {"stride": 2, "pad": 1})
-    assert cache[3]["cols"].shape == (3, 3, 3, 2, 5, 5)
+@pytest.mark.parametrize("N,C,H,shape", [
+    (2, 3, 9, (2, 3, 3, 3, 5, 5)),              # tiny layer: columns built in one strided copy
+    (4, 8, 17, (4, 8 * 9 + 1, 9 * 9)),          # one chunk: plus a row of ones for the bias
+])
+def test_forward_keeps_small_columns_for_the_backward(rng, N, C, H, shape):
+    cp = {"stride": 2, "pad": 1}
+    x, w, b = _conv_data(rng, N, C, H, H, 16, 3, 3, cp)
+    out, cache = L.conv_forward_fast(x, w, b, cp)
+    assert cache[3]["cols"].shape == shape
     dout = rng.standard_normal(out.shape)
     kept = L.conv_backward_fast(dout, cache)
     rebuilt = L.conv_backward_fast(dout, cache[:3] + ({k: v for k, v in cache[3].items() if k != "cols"},))
