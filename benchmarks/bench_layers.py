@@ -193,14 +193,18 @@ def ratio(ours, theirs):
     return "-" if theirs is None else f"{ours / theirs:.2f}"
 
 
-def conv_table(shapes, timer, peak, use_torch, threads):
-    print(f"\nConvolution, {threads} thread(s): shape N,C,H,W ; F filters KxK, stride, pad[, groups]. "
-          "GFLOP/s (direct-conv FLOPs, so Winograd can exceed the peak) and % of the matmul")
-    print("peak are for the forward pass; torch = conv2d forward+backward ms; ratio = ours (fwd+bwd) / torch.")
-    header = (f"{'shape':<11} {'N,C,H,W ; F,K,s,p[,g]':<26} {'strategy':<9} {'dtype':<7} {'fwd ms':>8} "
-              f"{'bwd ms':>8} {'GFLOP/s':>8} {'% peak':>7} {'torch ms':>9} {'ratio':>6}")
+def print_header(title: str, header: str):
+    print(title)
     print(header)
     print("-" * len(header))
+
+
+def conv_table(shapes, timer, peak, use_torch, threads):
+    print_header(f"\nConvolution, {threads} thread(s): shape N,C,H,W ; F filters KxK, stride, pad[, groups]. "
+                 "GFLOP/s (direct-conv FLOPs, so Winograd can exceed the peak) and % of the matmul\n"
+                 "peak are for the forward pass; torch = conv2d forward+backward ms; ratio = ours (fwd+bwd) / torch.",
+                 f"{'shape':<11} {'N,C,H,W ; F,K,s,p[,g]':<26} {'strategy':<9} {'dtype':<7} {'fwd ms':>8} "
+                 f"{'bwd ms':>8} {'GFLOP/s':>8} {'% peak':>7} {'torch ms':>9} {'ratio':>6}")
     for name, shape, spec in shapes:
         for dtype in (np.float32, np.float64):
             (t_f, t_b), t_t, flops, strategy = conv_row(shape, spec, dtype, timer, use_torch)
@@ -212,12 +216,10 @@ def conv_table(shapes, timer, peak, use_torch, threads):
 
 
 def pool_table(shapes, timer, use_torch, threads):
-    print(f"\nMax pooling, {threads} thread(s): shape N,C,H,W ; window/stride. "
-          "torch = max_pool2d forward+backward ms; ratio = ours (fwd+bwd) / torch.")
-    header = (f"{'shape':<18} {'N,C,H,W':<14} {'dtype':<7} {'fwd ms':>8} {'bwd ms':>8} "
-              f"{'GB/s in':>8} {'torch ms':>9} {'ratio':>6}")
-    print(header)
-    print("-" * len(header))
+    print_header(f"\nMax pooling, {threads} thread(s): shape N,C,H,W ; window/stride. "
+                 "torch = max_pool2d forward+backward ms; ratio = ours (fwd+bwd) / torch.",
+                 f"{'shape':<18} {'N,C,H,W':<14} {'dtype':<7} {'fwd ms':>8} {'bwd ms':>8} "
+                 f"{'GB/s in':>8} {'torch ms':>9} {'ratio':>6}")
     for name, shape, spec in shapes:
         for dtype in (np.float32, np.float64):
             (t_f, t_b), t_t = pool_row(shape, spec, dtype, timer, use_torch)

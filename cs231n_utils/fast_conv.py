@@ -497,21 +497,26 @@ def _padded_planes(x, s, e, g0, g1, pad, scratch, slack):
     return buf
 
 
+def _depthwise_geometry(x, w, pad, dil, dtype, chunks):
+    """Sizes shared by the depthwise kernels: (H, W, C, KH, KW, Fg, Hp, Wp, P = Hp*Wp, slack
+    after the flat planes, filters (C, Fg, KH, KW) in dtype, largest samples*channels of a chunk)."""
+    H, W = x.shape[2:]
+    C = x.shape[1]
+    F, _, KH, KW = w.shape
+    Hp, Wp = H + 2 * pad, W + 2 * pad
+    pos = max((c[1] - c[0]) * (c[3] - c[2]) for c in chunks)
+    return (H, W, C, KH, KW, F // C, Hp, Wp, Hp * Wp, dil * ((KH - 1) * Wp + KW - 1),
+            w.astype(dtype, copy=False).reshape(C, F // C, KH, KW), pos)
+
+
 def depthwise_forward(x, w, b, stride, pad, dil, Ho, Wo, out, plan_info, run):
     """out[n, g*Fg + f] = b + sum over kernel offsets of w[g*Fg + f, 0, kh, kw] * shifted x[n, g].
 
     Chunks run over (samples, channel groups): plan rows are channel groups."""
     chunks, units, threads = plan_info
-    N, C, H, W = x.shape
-    F, _, KH, KW = w.shape
-    Fg = F // C
+    H, W, C, KH, KW, Fg, Hp, Wp, P, slack, wk, pos = _depthwise_geometry(x, w, pad, dil, out.dtype, chunks)
     dtype = out.dtype
-    Hp, Wp = H + 2 * pad, W + 2 * pad
-    P = Hp * Wp
-    slack = dil * ((KH - 1) * Wp + KW - 1)
-    wk = w.astype(dtype, copy=False).reshape(C, Fg, KH, KW)
     bk = b.astype(dtype, copy=False).reshape(C, Fg)
-    pos = max((c[1] - c[0]) * (c[3] - c[2]) for c in chunks)
 
     def work(lo, hi):
         xp_s = Scratch(pos * P + slack, dtype)
@@ -550,16 +555,10 @@ def depthwise_forward(x, w, b, stride, pad, dil, Ho, Wo, out, plan_info, run):
 def depthwise_backward(dout, x, w, stride, pad, dil, Ho, Wo, plan_info, run):
     """dx and dw of the depthwise conv, chunk by chunk over (samples, channel groups)."""
     chunks, units, threads = plan_info
-    N, C, H, W = x.shape
-    F, _, KH, KW = w.shape
-    Fg = F // C
+    H, W, C, KH, KW, Fg, Hp, Wp, P, slack, wk, pos = _depthwise_geometry(x, w, pad, dil, dout.dtype, chunks)
     dtype = dout.dtype
-    Hp, Wp = H + 2 * pad, W + 2 * pad
-    P = Hp * Wp
-    slack = dil * ((KH - 1) * Wp + KW - 1)
-    wk = w.astype(dtype, copy=False).reshape(C, Fg, KH, KW)
+    F = C * Fg
     dx = np.empty(x.shape, dtype)
-    pos = max((c[1] - c[0]) * (c[3] - c[2]) for c in chunks)
 
     def work(lo, hi):
         xp_s = Scratch(pos * P + slack, dtype)
