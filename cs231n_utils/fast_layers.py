@@ -5,8 +5,8 @@ The readable loop definitions live in `layers`; the functions here compute the s
 layer's shape (the kernels live in `fast_conv`, `winograd` and `fast_pool`):
 
 Convolution forward
-- 3x3, stride 1, no dilation, enough channels: Winograd F(2x2, 3x3) (`winograd`), 16
-  transform-domain GEMMs that do 2.25x fewer multiplications than im2col;
+- 3x3, stride 1, no dilation, enough channels and positions: Winograd F(2x2, 3x3)
+  (`winograd`), 16 transform-domain GEMMs that do 2.25x fewer multiplications than im2col;
 - depthwise (groups == C): a multiply-add per kernel offset over all channels at once;
 - anything else: im2col (图像块展开) + one GEMM per chunk of the batch (`fast_conv.correlate`).
 Convolution backward (each a function below, chosen by `conv_backward_fast`)
@@ -49,8 +49,12 @@ SCRATCH_BYTES = 64 * 2 ** 20
 CHUNK_BYTES = 4 * 2 ** 20
 
 #: Winograd is used for 3x3 stride-1 layers with at least this many input and output channels
-#: per group (measured: with fewer, the transforms cost more than the multiplies they save)
-WINOGRAD_MIN_CHANNELS = 8
+#: per group (measured: with fewer, the transforms cost more than the multiplies they save) ...
+WINOGRAD_MIN_CHANNELS = 16
+#: ... at least this many 2x2 output tiles per sample per channel (of the larger of C and F per
+#: group): with few positions and many channels the 16 transformed filters and their gradient
+#: cost more than they save (measured: 128 channels on 14x14 runs 1.2-2x slower than im2col) ...
+WINOGRAD_TILES_PER_CHANNEL = 4
 #: ... and at least this many multiply-adds in the whole layer (smaller ones: im2col's single
 #: GEMM has less overhead)
 WINOGRAD_MIN_MACS = 1 << 20
@@ -104,8 +108,10 @@ def conv_strategy(x_shape, w_shape, stride=1, pad=0, dilation=1, groups=1) -> st
     if Cg == 1 and groups > 1:
         return "depthwise"
     Ho, Wo = H + 2 * pad - 2, W + 2 * pad - 2
+    tiles = ((Ho + 1) // 2) * ((Wo + 1) // 2)
     if (HH == WW == 3 and stride == 1 and dilation == 1 and Ho >= 1 and Wo >= 1
-            and Cg >= WINOGRAD_MIN_CHANNELS and F // groups >= WINOGRAD_MIN_CHANNELS
+            and min(Cg, F // groups) >= WINOGRAD_MIN_CHANNELS
+            and tiles >= WINOGRAD_TILES_PER_CHANNEL * max(Cg, F // groups)
             and N * F * Ho * Wo * Cg * 9 >= WINOGRAD_MIN_MACS):
         return "winograd"
     return "im2col"

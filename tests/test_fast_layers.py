@@ -83,7 +83,7 @@ def _assert_conv_agrees(rng, N, C, H, W, F, HH, WW, cp):
 @pytest.mark.parametrize("case", list(CONV_CASES), ids=list(CONV_CASES))
 def test_conv_fast_matches_naive(rng, monkeypatch, case):
     if case.startswith("winograd"):         # small enough for the naive loops: lower the bar
-        monkeypatch.setattr(fast_layers, "WINOGRAD_MIN_MACS", 0)
+        _lower_winograd_bar(monkeypatch, min_channels=8)
     assert (_strategy(case) == "winograd") == case.startswith("winograd")
     _assert_conv_agrees(rng, *CONV_CASES[case])
 
@@ -95,9 +95,19 @@ def _strategy(case):
                                      cp.get("groups", 1))
 
 
-def test_the_cases_cover_every_forward_strategy(monkeypatch):
-    assert _strategy("winograd odd sizes pad 0") == "im2col"     # too few multiply-adds
+def _lower_winograd_bar(monkeypatch, min_channels=1):
+    monkeypatch.setattr(fast_layers, "WINOGRAD_MIN_CHANNELS", min_channels)
+    monkeypatch.setattr(fast_layers, "WINOGRAD_TILES_PER_CHANNEL", 0)
     monkeypatch.setattr(fast_layers, "WINOGRAD_MIN_MACS", 0)
+
+
+def test_the_cases_cover_every_forward_strategy(monkeypatch):
+    assert _strategy("winograd odd sizes pad 0") == "im2col"     # too small a layer
+    assert fast_layers.conv_strategy((64, 32, 32, 32), (64, 32, 3, 3), 1, 1) == "winograd"
+    assert fast_layers.conv_strategy((8, 64, 56, 56), (64, 64, 3, 3), 1, 1) == "winograd"
+    assert fast_layers.conv_strategy((8, 128, 14, 14), (128, 128, 3, 3), 1, 1) == "im2col"
+    assert fast_layers.conv_strategy((64, 32, 32, 32), (64, 32, 3, 3), 2, 1) == "im2col"
+    _lower_winograd_bar(monkeypatch, min_channels=8)
     used = {_strategy(case) for case in CONV_CASES}
     assert used == {"winograd", "im2col", "depthwise"}
     assert _strategy("groups 2") == "im2col"            # 2 channels per group: too few
@@ -106,8 +116,7 @@ def test_the_cases_cover_every_forward_strategy(monkeypatch):
 @pytest.fixture
 def winograd_everywhere(monkeypatch):
     """Run every 3x3 stride-1 undilated conv by Winograd, however small."""
-    monkeypatch.setattr(fast_layers, "WINOGRAD_MIN_CHANNELS", 1)
-    monkeypatch.setattr(fast_layers, "WINOGRAD_MIN_MACS", 0)
+    _lower_winograd_bar(monkeypatch)
 
 
 @pytest.mark.parametrize("shape", [
@@ -170,7 +179,7 @@ CHUNKED = {
 @pytest.mark.parametrize("case", list(CHUNKED), ids=list(CHUNKED))
 @pytest.mark.parametrize("chunk_bytes", [2000, 1])     # bands of rows; one row or position
 def test_chunked_work_gives_the_same_result(rng, monkeypatch, case, chunk_bytes):
-    monkeypatch.setattr(fast_layers, "WINOGRAD_MIN_MACS", 0)
+    _lower_winograd_bar(monkeypatch, min_channels=8)
     _, whole = _run_case(rng, CHUNKED[case])
     monkeypatch.setattr(fast_layers, "CHUNK_BYTES", chunk_bytes)
     _, chunked = _run_case(np.random.default_rng(231), CHUNKED[case])
@@ -214,7 +223,7 @@ def test_results_do_not_depend_on_the_thread_count(rng, monkeypatch, case):
     """Forward outputs and dx are the same to the bit with 1 and 2 threads; dw and db are sums
     over chunks whose order may change: equal to float rounding."""
     monkeypatch.setattr(fast_layers, "THREAD_MIN_MACS", 0)
-    monkeypatch.setattr(fast_layers, "WINOGRAD_MIN_MACS", 0)
+    _lower_winograd_bar(monkeypatch, min_channels=8)
     monkeypatch.setattr(fast_layers, "CHUNK_BYTES", 20000)
     results = []
     for n in (1, 2, 3):
@@ -256,7 +265,7 @@ def test_float32_close_to_float64(rng, case):
 
 def test_winograd_float32_error_is_small(rng):
     """The number quoted in the docs: Winograd in float32 on a mid-sized layer."""
-    x, w, b = _conv_data(rng, 4, 32, 16, 16, 32, 3, 3, {})
+    x, w, b = _conv_data(rng, 2, 32, 32, 32, 32, 3, 3, {})
     assert fast_layers.conv_strategy(x.shape, w.shape, 1, 1) == "winograd"
     ref = L.conv_forward_fast(x, w, b, {"pad": 1})[0]
     out32 = L.conv_forward_fast(x.astype(np.float32), w.astype(np.float32), b.astype(np.float32),
@@ -271,9 +280,8 @@ def test_winograd_float32_error_is_small(rng):
     ("rectangular 2x5 stride 3", None)])
 def test_fast_conv_gradient_check(monkeypatch, case, force):
     """Every backward strategy against centred differences (float64, rel error < 1e-7)."""
-    if force == "winograd":
-        monkeypatch.setattr(fast_layers, "WINOGRAD_MIN_CHANNELS", 1)
-        monkeypatch.setattr(fast_layers, "WINOGRAD_MIN_MACS", 0)
+    if force == "winograd" or case.startswith("winograd"):
+        _lower_winograd_bar(monkeypatch)
     rng = np.random.default_rng(3)
     N, C, H, W, F, HH, WW, cp = CONV_CASES[case]
     N, H, W = 1, min(H, 7), min(W, 8)
@@ -355,6 +363,5 @@ def conv_setups(draw):
 def test_property_conv_fast_matches_naive(monkeypatch, setup, seed, winograd):
     with monkeypatch.context() as m:
         if winograd:
-            m.setattr(fast_layers, "WINOGRAD_MIN_CHANNELS", 1)
-            m.setattr(fast_layers, "WINOGRAD_MIN_MACS", 0)
+            _lower_winograd_bar(m)
         _assert_conv_agrees(np.random.default_rng(seed), *setup)
