@@ -8,7 +8,8 @@ Convolution forward
 - 3x3, stride 1, no dilation, enough channels and positions: Winograd F(2x2, 3x3)
   (`winograd`), 16 transform-domain GEMMs that do 2.25x fewer multiplications than im2col;
 - depthwise (groups == C): a multiply-add per kernel offset over all channels at once;
-- anything else: im2col (图像块展开) + one GEMM per chunk of the batch (`fast_conv.correlate`).
+- anything else: im2col (图像块展开) + a GEMM per sample, stacked over a chunk of samples,
+  the bias folded into the GEMM (`fast_conv.correlate`).
 Convolution backward (each a function below, chosen by `conv_backward_fast`)
 - Winograd layers: the same transforms transposed;
 - stride 1, F/groups not much larger than C/groups: dx as a convolution of dout with the
@@ -335,6 +336,11 @@ def max_pool_backward_fast(dout: np.ndarray, cache):
     (as `np.argmax` in the naive version). Overlapping windows add their gradients.
     Returns dx with the shape of x.
     """
+    if not (isinstance(cache, tuple) and len(cache) == 4 and isinstance(cache[0], np.ndarray)
+            and cache[0].dtype.kind == "u"):
+        raise TypeError("max_pool_backward_fast needs the cache of max_pool_forward_fast "
+                        "(switches, x shape, dtype, (pool_height, pool_width, stride)); for the "
+                        "cache of max_pool_forward_naive use max_pool_backward_naive")
     switches, x_shape, dtype, (ph, pw, stride) = cache
     check_dout(dout, switches.shape)
     dout = dout.astype(dtype, copy=False)

@@ -70,6 +70,13 @@ def test_cache_holds_compact_switches_not_x(rng):
     np.testing.assert_array_equal(x[n, c, 2 * i + kh, 2 * j + kw], out)
 
 
+def test_backward_explains_a_cache_from_the_naive_forward(rng):
+    x = rng.standard_normal((1, 1, 4, 4))
+    out, cache = L.max_pool_forward_naive(x, {"pool_height": 2, "pool_width": 2, "stride": 2})
+    with pytest.raises(TypeError, match="needs the cache of max_pool_forward_fast.*max_pool_backward_naive"):
+        L.max_pool_backward_fast(np.ones_like(out), cache)
+
+
 def test_switch_dtype_grows_with_the_window():
     assert fast_pool.switch_dtype(16, 16) == np.uint8
     assert fast_pool.switch_dtype(17, 16) == np.uint16
