@@ -44,55 +44,40 @@ class ScratchLimitError(ValueError):
 # Chunk planning
 # ----------------------------------------------------------------------------------------
 
-def plan(N, rows, row_bytes, *, budget, target, threads, cols=1, extra_rows=0, fixed=0,
+def plan(N, rows, row_bytes, *, budget, target, threads, cols=1, extra_rows=0, fixed=0, partial=0,
          group_samples=False, split_for_threads=True, name="conv", unit="one output position"):
     """Cut a layer's output into chunks of scratch about `target` bytes, never over `budget`.
 
     A chunk (s, e, r0, r1, c0, c1) of n = e - s samples, R = r1 - r0 rows and cols c0..c1 costs
     fixed + n * (R + extra_rows) * row_bytes * (c1 - c0) / cols bytes. Whole samples when one
-    fits in `target`, else bands of rows, else (cols > 1) bands of columns of one row. Each of
-    `threads` workers gets its own scratch, so every chunk fits budget / threads.
-    Returns (chunks, units, threads): units are lists of chunk indices a worker runs in order
-    (with group_samples, all bands of one sample: their dx rows overlap).
+    fits in `target`, else bands of rows, else (cols > 1) bands of columns of one row.
+    The chunks are run in `blocks` blocks (parallel.BLOCKS, fewer when each block's result,
+    `partial` bytes such as a dw accumulator, would take over half the budget), up to `threads`
+    at a time, so a chunk gets (budget - blocks * partial) / blocks; a layer whose smallest
+    chunk needs more (but fits) runs its blocks one at a time. Chunks and blocks depend on the
+    shapes only, never on `threads`: the same sums in the same order, the same bits.
+    Returns (chunks, units, (threads, blocks)): units are lists of chunk indices a worker runs
+    in order (with group_samples, all bands of one sample: their dx rows overlap).
     """
-    threads = max(1, min(threads, N * rows))
-    per_thread = budget // threads
-    target = max(1, min(target, per_thread))
-    sample = fixed + (rows + extra_rows) * row_bytes
-    if sample <= target or (rows == 1 and cols == 1 and sample <= per_thread):
-        nb = max(1, min(N, (target - fixed) // max(1, sample - fixed)))
-        if threads > 1:
-            nb = min(nb, ceil(N / threads))
-        chunks = [(s, min(N, s + nb), 0, rows, 0, cols) for s in range(0, N, nb)]
-        if split_for_threads and not group_samples and len(chunks) < threads and rows > 1:
-            per = ceil(rows / ceil(threads / N))
-            chunks = [(s, s + 1, r, min(rows, r + per), 0, cols)
-                      for s in range(N) for r in range(0, rows, per)]
-    else:
-        R = (target - fixed) // row_bytes - extra_rows
-        if R < 1 and fixed + (1 + extra_rows) * row_bytes <= per_thread:
-            R = 1
-        if R >= 1:
-            R = min(rows, R)
-            chunks = [(s, s + 1, r, min(rows, r + R), 0, cols)
-                      for s in range(N) for r in range(0, rows, R)]
-        else:
-            col_bytes = (1 + extra_rows) * row_bytes / cols
-            Cc = int(max(target, per_thread if fixed + col_bytes > target else 0) - fixed) // max(1, int(col_bytes))
-            if cols == 1 or Cc < 1 or fixed + col_bytes > per_thread:
-                if threads > 1:     # one worker gets the whole budget
-                    return plan(N, rows, row_bytes, budget=budget, target=target * threads, threads=1,
-                                cols=cols, extra_rows=extra_rows, fixed=fixed,
-                                group_samples=group_samples, name=name, unit=unit)
-                need = fixed + col_bytes
-                raise ScratchLimitError(
-                    f"{name}: even {unit} needs {_mib(need)} of scratch, more than the budget "
-                    f"fast_layers.SCRATCH_BYTES = {_mib(budget)}; raise it "
-                    f"(cs231n_utils.fast_layers.SCRATCH_BYTES = ...) or use fewer channels, a "
-                    f"smaller filter or a smaller input")
-            Cc = min(cols, Cc)
-            chunks = [(s, s + 1, r, r + 1, c, min(cols, c + Cc))
-                      for s in range(N) for r in range(rows) for c in range(0, cols, Cc)]
+    blocks = parallel.BLOCKS
+    while blocks > 1 and blocks * partial > budget // 2:
+        blocks //= 2
+    room = budget - blocks * partial
+    chunks = _cut(N, rows, row_bytes, room // blocks, min(target, room // blocks), cols, extra_rows, fixed)
+    if chunks is None:                         # only room for one block at a time
+        threads = 1
+        chunks = _cut(N, rows, row_bytes, room, min(target, room), cols, extra_rows, fixed)
+    if chunks is None:
+        need = fixed + partial + (1 + extra_rows) * row_bytes / cols
+        raise ScratchLimitError(
+            f"{name}: even {unit} needs {_mib(need)} of scratch, more than the budget "
+            f"fast_layers.SCRATCH_BYTES = {_mib(budget)}; raise it "
+            f"(cs231n_utils.fast_layers.SCRATCH_BYTES = ...) or use fewer channels, a "
+            f"smaller filter or a smaller input")
+    if split_for_threads and not group_samples and len(chunks) == 1 and rows > 1:
+        s, e = chunks[0][:2]                   # one chunk: two bands, so that two cores can work
+        half = (rows + 1) // 2
+        chunks = [(s, e, 0, half, 0, cols), (s, e, half, rows, 0, cols)]
     if group_samples:
         units = []
         for k, ch in enumerate(chunks):
@@ -102,7 +87,28 @@ def plan(N, rows, row_bytes, *, budget, target, threads, cols=1, extra_rows=0, f
                 units.append([k])
     else:
         units = [[k] for k in range(len(chunks))]
-    return chunks, units, max(1, min(threads, len(units)))
+    return chunks, units, (max(1, min(threads, len(units), blocks)), blocks)
+
+
+def _cut(N, rows, row_bytes, room, target, cols, extra_rows, fixed):
+    """The chunks of `plan` when each may use `room` bytes (aiming at `target`), or None."""
+    target = max(1, target)
+    sample = fixed + (rows + extra_rows) * row_bytes
+    if sample <= target or (rows == 1 and cols == 1 and sample <= room):
+        nb = max(1, min(N, (target - fixed) // max(1, sample - fixed), ceil(N / parallel.BLOCKS)))
+        return [(s, min(N, s + nb), 0, rows, 0, cols) for s in range(0, N, nb)]
+    R = (target - fixed) // row_bytes - extra_rows
+    if R < 1 and fixed + (1 + extra_rows) * row_bytes <= room:
+        R = 1
+    if R >= 1:
+        R = min(rows, R)
+        return [(s, s + 1, r, min(rows, r + R), 0, cols) for s in range(N) for r in range(0, rows, R)]
+    col_bytes = (1 + extra_rows) * row_bytes / cols
+    if cols == 1 or fixed + col_bytes > room:
+        return None
+    Cc = max(1, min(cols, int((max(target, fixed + col_bytes) - fixed) // col_bytes)))
+    return [(s, s + 1, r, r + 1, c, min(cols, c + Cc))
+            for s in range(N) for r in range(rows) for c in range(0, cols, Cc)]
 
 
 def _mib(nbytes) -> str:
@@ -148,12 +154,11 @@ SMALL_COLS = 1 << 14
 
 
 class Scratch:
-    """A reusable flat buffer; `take(shape, zero_key)` returns a view, zeroed when the key changes.
+    """A reusable flat buffer from the thread's arena (`parallel.empty`); `take(shape, zero_key)`
+    returns a view, zeroed when the key changes."""
 
-    Taken from the thread's arena (`parallel.empty`) unless `keep` (it outlives the call)."""
-
-    def __init__(self, size, dtype, keep=False):
-        self.buf = np.empty(size, dtype) if keep else parallel.empty(size, dtype)
+    def __init__(self, size, dtype):
+        self.buf = parallel.empty(size, dtype)
         self.key = None
 
     def take(self, shape, key=None):
@@ -255,17 +260,33 @@ def _sum_over_samples(a, b, acc, tmp):
 # Forward: correlate
 # ----------------------------------------------------------------------------------------
 
-def correlate(src, wmat, geom, dst, bias, plan_info, run, keep_cols=False):
+class _Kept:
+    """Scratch stand-in for the forward's kept columns: a chunk's slice of one zeroed array."""
+
+    def __init__(self, array, s, e):
+        self.view, self.key = array[s:e], "kept"
+
+    def take(self, shape, key=None):
+        return self.view.reshape(shape)
+
+
+def _whole_samples(chunks, rows, cols):
+    return all(c[2] == 0 and c[4] == 0 and c[3] == rows and c[5] == cols for c in chunks)
+
+
+def correlate(src, wmat, geom, dst, bias, plan_info, run, keep_cols=0):
     """dst[n, :, i, j] = wmat @ columns of src at (i, j) (+ bias), chunk by chunk.
 
     src (N, Cin, H, W); wmat (groups, Coutg, Cing*KH*KW); dst an (N, Cout, Ho, Wo) array or
     strided view; geom = (KH, KW, dil, stride, pad_h, pad_w); plan_info = (chunks, units,
     threads) from `plan` with row_bytes from `correlate_bytes`. One GEMM per sample (stacked),
     written straight into dst when the chunk is whole samples; with one group the bias rides
-    in the GEMM as an extra column of wmat times a row of ones. Returns the columns of the
-    only chunk when keep_cols and there was one chunk (shape (N, Cin*KH*KW + 1 or 0, ...)).
+    in the GEMM as an extra column of wmat times a row of ones. When the chunks are whole
+    samples and all the columns take at most keep_cols bytes, they are built in one array that
+    is returned (shape (N, Cin*KH*KW + 1, Ho*Wo) with the ones, else (N, Cin, KH, KW, Ho, Wo))
+    for the backward pass; otherwise None.
     """
-    chunks, units, threads = plan_info
+    chunks, units, schedule = plan_info
     g, Cout_g, K = wmat.shape
     Cin = src.shape[1]
     KH, KW = geom[:2]
@@ -275,16 +296,19 @@ def correlate(src, wmat, geom, dst, bias, plan_info, run, keep_cols=False):
     if ones:
         wmat = np.concatenate([wmat, bias.astype(dtype, copy=False).reshape(1, Cout_g, 1)], axis=2)
     bias3 = bias.astype(dtype, copy=False)[:, None] if bias is not None and not ones else None
+    N, (Ho, Wo) = src.shape[0], dst.shape[2:]
+    kept = None
+    if keep_cols and _whole_samples(chunks, Ho, Wo) and N * (K + ones) * Ho * Wo * dst.itemsize <= keep_cols:
+        kept = np.zeros((N, K + 1, Ho * Wo) if ones else (N, Cin, KH, KW, Ho, Wo), dtype)
 
     def work(lo, hi):
-        cols_s = Scratch((Cin * KH * KW + ones) * pos_max, dtype, keep=keep_cols and len(chunks) == 1)
+        cols_s = Scratch((Cin * KH * KW + ones) * pos_max, dtype) if kept is None else None
         out_s = Scratch(g * Cout_g * pos_max, dtype)
-        cols = None
         for u in range(lo, hi):
             for k in units[u]:
                 s, e, r0, r1, c0, c1 = chunks[k]
                 n, P = e - s, (r1 - r0) * (c1 - c0)
-                cols = im2col(src, s, e, (r0, r1, c0, c1), geom, cols_s, ones)
+                cols = im2col(src, s, e, (r0, r1, c0, c1), geom, cols_s or _Kept(kept, s, e), ones)
                 o = _whole(dst, s, e, r0, r1, c0, c1)
                 direct = o is not None
                 if not direct:
@@ -294,11 +318,8 @@ def correlate(src, wmat, geom, dst, bias, plan_info, run, keep_cols=False):
                     np.add(o, bias3, out=o)
                 if not direct:
                     dst[s:e, :, r0:r1, c0:c1] = o.reshape(n, g * Cout_g, r1 - r0, c1 - c0)
-        return cols
-    res = run(work, len(units), threads)
-    if keep_cols and len(chunks) == 1:
-        return res[0]
-    return None
+    run(work, len(units), schedule)
+    return kept
 
 
 def correlate_bytes(Cin, KH, KW, Cout, itemsize):
@@ -314,14 +335,14 @@ def weight_grad(x, dout, w, groups, geom, plan_info, run, dx=None, saved_cols=No
     """dw (F, Cg, KH, KW) = sum over chunks of dout @ cols(x)^T, accumulated in place; with dx
     given (zeroed), also dx += col2im(W^T @ dout). saved_cols: the forward's columns of the
     whole batch (N, C*KH*KW [+1], Ho*Wo), if it kept them."""
-    chunks, units, threads = plan_info
+    chunks, units, schedule = plan_info
     F, Cg, KH, KW = w.shape
     Fg, K = F // groups, Cg * KH * KW
     dtype = dout.dtype
     C = x.shape[1]
     w2t = w.reshape(groups, Fg, K).transpose(0, 2, 1)
     pos_max = max((c[1] - c[0]) * (c[3] - c[2]) * (c[5] - c[4]) for c in chunks)
-    use_saved = saved_cols is not None and len(chunks) == 1
+    use_saved = saved_cols is not None and _whole_samples(chunks, *dout.shape[2:])
 
     def work(lo, hi):
         cols_s = None if use_saved else Scratch(C * KH * KW * pos_max, dtype)
@@ -334,7 +355,7 @@ def weight_grad(x, dout, w, groups, geom, plan_info, run, dx=None, saved_cols=No
                 s, e, r0, r1, c0, c1 = chunks[k]
                 n, P = e - s, (r1 - r0) * (c1 - c0)
                 if use_saved:
-                    cols = saved_cols[:, :C * KH * KW]
+                    cols = saved_cols[s:e, :C * KH * KW]
                 else:
                     cols = im2col(x, s, e, (r0, r1, c0, c1), geom, cols_s)
                 cols = cols.reshape(n, groups, K, P)
@@ -350,7 +371,7 @@ def weight_grad(x, dout, w, groups, geom, plan_info, run, dx=None, saved_cols=No
                     col2im_add(dcols.reshape(n, C, KH, KW, r1 - r0, c1 - c0), dx, s, e,
                                (r0, r1, c0, c1), geom)
         return dwt
-    parts = run(work, len(units), threads)
+    parts = run(work, len(units), schedule)
     dw = parts[0]
     for p in parts[1:]:
         dw += p
@@ -366,7 +387,7 @@ def transposed_backward(dout, x, w, groups, dil, pad, plan_info, run):
     dil*(K-1) - pad on each side), and dw from the same columns of dout:
     dw[f, c, a, b] = sum_p dcols[f, KH-1-a, KW-1-b, p] x[c, p]. No im2col of x at all.
     The chunks are chunks of dx (rows of x)."""
-    chunks, units, threads = plan_info
+    chunks, units, schedule = plan_info
     F, Cg, KH, KW = w.shape
     Fg = F // groups
     N, C, H, W = x.shape
@@ -408,7 +429,7 @@ def transposed_backward(dout, x, w, groups, dil, pad, plan_info, run):
                 if not direct:
                     dx[s:e, :, r0:r1, c0:c1] = o.reshape(n, C, r1 - r0, c1 - c0)
         return gt
-    parts = run(work, len(units), threads)
+    parts = run(work, len(units), schedule)
     gt = parts[0]
     for p in parts[1:]:
         gt += p
@@ -513,7 +534,7 @@ def depthwise_forward(x, w, b, stride, pad, dil, Ho, Wo, out, plan_info, run):
     """out[n, g*Fg + f] = b + sum over kernel offsets of w[g*Fg + f, 0, kh, kw] * shifted x[n, g].
 
     Chunks run over (samples, channel groups): plan rows are channel groups."""
-    chunks, units, threads = plan_info
+    chunks, units, schedule = plan_info
     H, W, C, KH, KW, Fg, Hp, Wp, P, slack, wk, pos = _depthwise_geometry(x, w, pad, dil, out.dtype, chunks)
     dtype = out.dtype
     bk = b.astype(dtype, copy=False).reshape(C, Fg)
@@ -548,13 +569,13 @@ def depthwise_forward(x, w, b, stride, pad, dil, Ho, Wo, out, plan_info, run):
                             xs = xv[:, :, rows, _span(kw, dil, stride, Wo)]
                             np.multiply(xs[:, :, None], wk[g0:g1, :, kh, kw, None, None], out=t)
                             o += t
-    run(work, len(units), threads)
+    run(work, len(units), schedule)
     return out
 
 
 def depthwise_backward(dout, x, w, stride, pad, dil, Ho, Wo, plan_info, run):
     """dx and dw of the depthwise conv, chunk by chunk over (samples, channel groups)."""
-    chunks, units, threads = plan_info
+    chunks, units, schedule = plan_info
     H, W, C, KH, KW, Fg, Hp, Wp, P, slack, wk, pos = _depthwise_geometry(x, w, pad, dil, dout.dtype, chunks)
     dtype = dout.dtype
     F = C * Fg
@@ -604,7 +625,7 @@ def depthwise_backward(dout, x, w, stride, pad, dil, Ho, Wo, plan_info, run):
                             dst += t
                 dx[s:e, g0:g1] = dxp[:n * G * P].reshape(n, G, Hp, Wp)[:, :, pad:pad + H, pad:pad + W]
         return dwk
-    parts = run(work, len(units), threads)
+    parts = run(work, len(units), schedule)
     dwk = parts[0]
     for p in parts[1:]:
         dwk += p

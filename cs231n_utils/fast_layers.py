@@ -73,8 +73,11 @@ _TRANSPOSED_RATIO_WIDE = 8
 _TRANSPOSED_MIN_C = 8
 
 
-def _run(fn, n, threads):
-    return parallel.map_blocks(fn, n, threads)
+def _run(fn, n, schedule):
+    """Run fn over blocks of n units; schedule = (threads, blocks) from fast_conv.plan, or a
+    thread count (parallel.BLOCKS blocks)."""
+    threads, blocks = schedule if isinstance(schedule, tuple) else (schedule, parallel.BLOCKS)
+    return parallel.map_blocks(fn, n, threads, blocks)
 
 
 def _check_extent(x, w, conv_param, name):
@@ -121,9 +124,9 @@ def conv_strategy(x_shape, w_shape, stride=1, pad=0, dilation=1, groups=1) -> st
 def _winograd_plan(N, C, F, Ho, Wo, itemsize, backward, macs):
     tW, tH = (Wo + 1) // 2, (Ho + 1) // 2
     row = (tW + 1) * winograd.scratch_per_tile(C, F, itemsize, backward)
-    fixed = 2 * 16 * F * C * itemsize if backward else 0       # dU and its per-chunk product
+    du = 16 * F * C * itemsize if backward else 0             # dU of a block, and its product
     try:
-        return fast_conv.plan(N, tH, row, extra_rows=1, fixed=fixed, budget=SCRATCH_BYTES,
+        return fast_conv.plan(N, tH, row, extra_rows=1, fixed=du, partial=du, budget=SCRATCH_BYTES,
                               target=CHUNK_BYTES, threads=_threads(macs), group_samples=backward,
                               name="winograd")
     except ScratchLimitError:
@@ -167,9 +170,9 @@ def conv_forward_fast(x: np.ndarray, w: np.ndarray, b: np.ndarray, conv_param: d
             info = fast_conv.plan(N, Ho, fast_conv.correlate_bytes(C, HH, WW, F, itemsize) * Wo, cols=Wo,
                                   budget=SCRATCH_BYTES, target=CHUNK_BYTES, threads=_threads(macs),
                                   name="conv_forward_fast")
-            cols = fast_conv.correlate(x, w2, geom, out, b, info, _run, keep_cols=True)
+            cols = fast_conv.correlate(x, w2, geom, out, b, info, _run, keep_cols=CHUNK_BYTES)
         if cols is not None:
-            settings["cols"] = cols     # the whole batch was one small chunk: keep it for backward
+            settings["cols"] = cols     # small enough (<= CHUNK_BYTES): kept for the backward
     return out, (x, w, b, settings)
 
 
@@ -178,8 +181,9 @@ def _depthwise_plan(x_shape, w_shape, pad, dil, stride, Ho, Wo, itemsize, backwa
     F, _, KH, KW = w_shape
     per_channel = fast_conv.depthwise_bytes(H, W, pad, Ho, Wo, F // C, KH, KW, dil, stride,
                                             itemsize, backward)
+    dwk = F * KH * KW * itemsize if backward else 0
     return fast_conv.plan(N, C, per_channel, fixed=2 * dil * (KH + 1) * (W + 2 * pad + 1) * itemsize,
-                          budget=SCRATCH_BYTES, target=CHUNK_BYTES, threads=_threads(macs),
+                          partial=dwk, budget=SCRATCH_BYTES, target=CHUNK_BYTES, threads=_threads(macs),
                           split_for_threads=not backward, name="conv (depthwise)",
                           unit="one channel of one sample")
 
@@ -257,8 +261,8 @@ def _conv_backward_transposed(dout, x, wd, p, macs):
     N, C, H, W = x.shape
     F, Cg, HH, WW = wd.shape
     info = fast_conv.plan(N, H, fast_conv.transposed_bytes(C, HH, WW, F, dout.itemsize) * W, cols=W,
-                          fixed=2 * wd.nbytes, budget=SCRATCH_BYTES, target=CHUNK_BYTES,
-                          threads=_threads(macs), name="conv_backward_fast")
+                          fixed=wd.nbytes, partial=wd.nbytes, budget=SCRATCH_BYTES,
+                          target=CHUNK_BYTES, threads=_threads(macs), name="conv_backward_fast")
     dx, dw = fast_conv.transposed_backward(dout, x, wd, p["groups"], p["dilation"], p["pad"], info, _run)
     return dx, dw, dout.sum(axis=(0, 2, 3))
 
@@ -268,8 +272,8 @@ def _weight_grad(dout, x, wd, p, macs, dx=None):
     F, Cg, HH, WW = wd.shape
     Ho, Wo = p["Ho"], p["Wo"]
     info = fast_conv.plan(N, Ho, fast_conv.weight_grad_bytes(C, HH, WW, F, dout.itemsize, dx is not None) * Wo,
-                          cols=Wo, fixed=2 * wd.nbytes, budget=SCRATCH_BYTES, target=CHUNK_BYTES,
-                          threads=_threads(macs), group_samples=dx is not None,
+                          cols=Wo, fixed=wd.nbytes, partial=wd.nbytes, budget=SCRATCH_BYTES,
+                          target=CHUNK_BYTES, threads=_threads(macs), group_samples=dx is not None,
                           name="conv_backward_fast")
     saved = p.get("cols")
     if saved is not None and (saved.shape not in ((N, C, HH, WW, Ho, Wo), (N, C * HH * WW + 1, Ho * Wo))

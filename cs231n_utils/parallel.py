@@ -1,12 +1,12 @@
 """Threads for the fast layers (多线程): split a layer's batch over the machine's cores.
 
 A fast conv runs as a list of chunks (a few samples, or a band of output rows), each doing its
-copies (im2col, Winograd transforms), its matrix multiplications and its output writes. With
-several threads, each thread takes a contiguous run of chunks and does *all* of their work,
-while the BLAS library is held to one thread for that time: the threads then never fight BLAS's
-own threads, and the copies (numpy releases the GIL in them) run on every core, not only the
-GEMMs. Results do not depend on the thread count beyond float rounding (sums over chunks are
-added in another order), and forward outputs do not depend on it at all.
+copies (im2col, Winograd transforms), its matrix multiplications and its output writes. The
+chunks are cut into BLOCKS contiguous blocks; with several threads, each thread takes blocks
+and does *all* of their work, while the BLAS library is held to one thread for that time: the
+threads then never fight BLAS's own threads, and the copies (numpy releases the GIL in them) run
+on every core, not only the GEMMs. The blocks are the same whatever the thread count, and so
+are the results, to the bit (as far as BLAS itself gives the same bits with 1 or more threads).
 
 How many threads (`num_threads()`):
 1. `limit_threads(n)` (a context manager), if active;
@@ -26,10 +26,15 @@ from contextlib import contextmanager
 
 import numpy as np
 
-__all__ = ["num_threads", "limit_threads", "map_blocks", "empty", "ENV_VAR", "ARENA_BYTES"]
+__all__ = ["num_threads", "limit_threads", "map_blocks", "empty", "ENV_VAR", "ARENA_BYTES", "BLOCKS"]
 
 #: Environment variable that sets the number of threads of the fast layers (e.g. 1 in CI).
 ENV_VAR = "CS231N_THREADS"
+#: Work is always cut into this many blocks (fewer when there are fewer items), whatever the
+#: thread count: sums over the blocks are then added in the same order, to the same bits, with
+#: 1 thread or 8 (notebooks that train print the same numbers at OMP_NUM_THREADS=1 and 2).
+#: At most BLOCKS blocks run at once, so each gets 1/BLOCKS of a scratch budget.
+BLOCKS = 8
 #: Scratch memory each thread keeps between calls, in bytes. Fresh memory costs a page fault
 #: per 4 KiB the first time it is written, which dominates small layers: buffers taken with
 #: `empty` inside `map_blocks` are handed back and reused by the next call.
@@ -146,6 +151,7 @@ def empty(n: int, dtype) -> np.ndarray:
 
 
 def _as_worker(fn, lo, hi, worker=True):
+    was_inside = getattr(_state, "inside", False)
     if worker:
         _state.inside = True
     arena = getattr(_state, "arena", None)
@@ -159,36 +165,42 @@ def _as_worker(fn, lo, hi, worker=True):
         if not nested:
             _state.arena_open = False
             arena.close()
-        if worker:
-            _state.inside = False
+        _state.inside = was_inside
 
 
-def map_blocks(fn, n_items: int, threads: int):
-    """Call fn(lo, hi) on `threads` contiguous blocks covering range(n_items), concurrently.
+def map_blocks(fn, n_items: int, threads: int, blocks: int = BLOCKS):
+    """Call fn(lo, hi) on min(blocks, n_items) contiguous blocks covering range(n_items), up to
+    `threads` of them at a time (BLAS held to one thread meanwhile).
 
-    Returns the results in block order. With one block (or no threadpoolctl to hold BLAS to
-    one thread meanwhile) this is just [fn(0, n_items)] in the calling thread.
+    Returns the blocks' results in block order. The blocks do not depend on `threads`, so a sum
+    of their results is added in the same order, to the same bits, with any thread count.
+    Without threadpoolctl (to hold BLAS to one thread) the blocks run in the calling thread.
     """
-    threads = max(1, min(threads, n_items))
+    nb = max(1, min(blocks, n_items))
+    bounds = [n_items * i // nb for i in range(nb + 1)]
+    threads = max(1, min(threads, nb))
     blas = _blas_controllers() if threads > 1 else []
     if threads == 1 or not blas:
-        return [_as_worker(fn, 0, n_items, worker=False)]
-    bounds = [n_items * i // threads for i in range(threads + 1)]
+        return [_as_worker(fn, bounds[i], bounds[i + 1], worker=False) for i in range(nb)]
+    groups = [nb * r // threads for r in range(threads + 1)]       # runner r: blocks groups[r]..
+
+    def runner(r):
+        return [_as_worker(fn, bounds[i], bounds[i + 1]) for i in range(groups[r], groups[r + 1])]
     old = [c.get_num_threads() for c in blas]
     for c in blas:
         c.set_num_threads(1)
     error = None
-    results = [None] * threads
+    results = [[] for _ in range(threads)]
     try:
         pool = _executor()
-        futures = [pool.submit(_as_worker, fn, bounds[i], bounds[i + 1]) for i in range(1, threads)]
+        futures = [pool.submit(runner, r) for r in range(1, threads)]
         try:
-            results[0] = _as_worker(fn, bounds[0], bounds[1])
+            results[0] = runner(0)
         except BaseException as exc:          # still wait for the other blocks
             error = exc
-        for i, f in enumerate(futures, 1):
+        for r, f in enumerate(futures, 1):
             try:
-                results[i] = f.result()
+                results[r] = f.result()
             except BaseException as exc:
                 error = error or exc
     finally:
@@ -196,4 +208,4 @@ def map_blocks(fn, n_items: int, threads: int):
             c.set_num_threads(n)
     if error is not None:
         raise error
-    return results
+    return [res for part in results for res in part]

@@ -262,7 +262,7 @@ def forward(x, w, b, pad, groups, out, plan_info, run):
     plan_info = (chunks, units, threads): chunks (s, e, r0, r1, ...) of samples and tile rows;
     run(fn, n_units, threads) calls fn(lo, hi) over blocks of units (possibly in threads).
     """
-    chunks, units, threads = plan_info
+    chunks, units, schedule = plan_info
     tW = (out.shape[3] + 1) // 2
     F, Cg = w.shape[:2]
     dtype = out.dtype
@@ -276,7 +276,7 @@ def forward(x, w, b, pad, groups, out, plan_info, run):
         for u in range(lo, hi):
             for k in units[u]:
                 _forward_chunk(x, U, bias, pad, chunks[k][:4], tW, buf, out)
-    run(work, len(units), threads)
+    run(work, len(units), schedule)
     return out
 
 
@@ -383,7 +383,7 @@ def _merge(dxq, dx, s, n, pad, r0, R, tW, C):
 def backward(dout, x, w, pad, groups, plan_info, run):
     """Winograd backward: returns (dx, dw, db). The plan's units must keep the row bands of
     one sample together, in order (neighbouring bands share a row of dx)."""
-    chunks, units, threads = plan_info
+    chunks, units, schedule = plan_info
     tW = (dout.shape[3] + 1) // 2
     N, C, H, W = x.shape
     F, Cg = w.shape[:2]
@@ -401,7 +401,7 @@ def backward(dout, x, w, pad, groups, plan_info, run):
             for k in units[u]:
                 _backward_chunk(dout, x, Us, pad, chunks[k][:4], tW, buf, dx, dU)
         return dU
-    parts = run(work, len(units), threads)
+    parts = run(work, len(units), schedule)
     dU = parts[0]
     for p in parts[1:]:
         dU += p

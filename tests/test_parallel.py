@@ -40,19 +40,23 @@ def test_threadpoolctl_limits_are_honoured(monkeypatch):
         assert parallel.num_threads() == 1
 
 
-def test_map_blocks_covers_the_range_in_order_with_blas_on_one_thread():
+def test_map_blocks_cuts_the_same_blocks_whatever_the_thread_count():
     seen = []
     blas = parallel._blas_controllers()
 
     def fn(lo, hi):
-        seen.append((lo, hi, threading.current_thread().name))
+        seen.append(threading.current_thread().name)
         return (lo, hi, [c.get_num_threads() for c in blas])
-    results = parallel.map_blocks(fn, 10, 3)
-    assert [r[:2] for r in results] == [(0, 3), (3, 6), (6, 10)]
-    if blas:                                            # held to one thread inside the blocks
-        assert all(n == [1] * len(blas) for *_, n in results)
-        assert len({name for *_, name in seen}) >= 2    # some blocks ran in other threads
-    assert parallel.map_blocks(fn, 2, 8)[-1][:2] == (1, 2)       # never more blocks than items
+    expected = [(10 * i // 8, 10 * (i + 1) // 8) for i in range(8)]
+    for threads in (1, 2, 3):
+        results = parallel.map_blocks(fn, 10, threads)
+        assert [r[:2] for r in results] == expected                  # in order, the same blocks
+        if blas and threads > 1:                                     # BLAS held to one thread
+            assert all(n == [1] * len(blas) for *_, n in results)
+    if blas:
+        assert len(set(seen)) >= 2                                   # some blocks ran elsewhere
+    assert [r[:2] for r in parallel.map_blocks(fn, 3, 8)] == [(0, 1), (1, 2), (2, 3)]
+    assert [r[:2] for r in parallel.map_blocks(fn, 10, 2, blocks=2)] == [(0, 5), (5, 10)]
 
 
 def test_map_blocks_raises_the_first_error_after_every_block_ended():
@@ -68,9 +72,11 @@ def test_map_blocks_raises_the_first_error_after_every_block_ended():
     assert sorted(ended) == [1, 2, 3]
 
 
-def test_no_nested_threads_inside_a_worker():
+def test_no_nested_threads_inside_a_worker(monkeypatch):
+    monkeypatch.setenv(parallel.ENV_VAR, "4")
     inner = parallel.map_blocks(lambda lo, hi: parallel.num_threads(), 4, 2)
-    assert inner == [1, 1]
+    assert inner == [1, 1, 1, 1]
+    assert parallel.num_threads() == 4                              # and restored after
 
 
 def test_scratch_is_reused_between_calls_and_never_shared_within_one():
