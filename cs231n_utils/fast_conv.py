@@ -45,7 +45,8 @@ class ScratchLimitError(ValueError):
 # ----------------------------------------------------------------------------------------
 
 def plan(N, rows, row_bytes, *, budget, target, threads, cols=1, extra_rows=0, fixed=0, partial=0,
-         group_samples=False, split_for_threads=True, name="conv", unit="one output position"):
+         group_samples=False, split_for_threads=True, spread=True, name="conv",
+         unit="one output position"):
     """Cut a layer's output into chunks of scratch about `target` bytes, never over `budget`.
 
     A chunk (s, e, r0, r1, c0, c1) of n = e - s samples, R = r1 - r0 rows and cols c0..c1 costs
@@ -56,17 +57,22 @@ def plan(N, rows, row_bytes, *, budget, target, threads, cols=1, extra_rows=0, f
     at a time, so a chunk gets (budget - blocks * partial) / blocks; a layer whose smallest
     chunk needs more (but fits) runs its blocks one at a time. Chunks and blocks depend on the
     shapes only, never on `threads`: the same sums in the same order, the same bits.
+    With spread=False (a small layer, decided by its shapes) there is one block, chunks as big
+    as `target` allows, and one thread.
     Returns (chunks, units, (threads, blocks)): units are lists of chunk indices a worker runs
     in order (with group_samples, all bands of one sample: their dx rows overlap).
     """
-    blocks = parallel.BLOCKS
+    if not spread:
+        threads, split_for_threads = 1, False
+    blocks = parallel.BLOCKS if spread else 1
     while blocks > 1 and blocks * partial > budget // 2:
         blocks //= 2
     room = budget - blocks * partial
-    chunks = _cut(N, rows, row_bytes, room // blocks, min(target, room // blocks), cols, extra_rows, fixed)
+    chunks = _cut(N, rows, row_bytes, room // blocks, min(target, room // blocks), cols, extra_rows,
+                  fixed, blocks)
     if chunks is None:                         # only room for one block at a time
         threads = 1
-        chunks = _cut(N, rows, row_bytes, room, min(target, room), cols, extra_rows, fixed)
+        chunks = _cut(N, rows, row_bytes, room, min(target, room), cols, extra_rows, fixed, blocks)
     if chunks is None:
         need = fixed + partial + (1 + extra_rows) * row_bytes / cols
         raise ScratchLimitError(
@@ -90,12 +96,13 @@ def plan(N, rows, row_bytes, *, budget, target, threads, cols=1, extra_rows=0, f
     return chunks, units, (max(1, min(threads, len(units), blocks)), blocks)
 
 
-def _cut(N, rows, row_bytes, room, target, cols, extra_rows, fixed):
-    """The chunks of `plan` when each may use `room` bytes (aiming at `target`), or None."""
+def _cut(N, rows, row_bytes, room, target, cols, extra_rows, fixed, blocks):
+    """The chunks of `plan` when each may use `room` bytes (aiming at `target`), or None; at
+    least `blocks` of them when there are that many samples."""
     target = max(1, target)
     sample = fixed + (rows + extra_rows) * row_bytes
     if sample <= target or (rows == 1 and cols == 1 and sample <= room):
-        nb = max(1, min(N, (target - fixed) // max(1, sample - fixed), ceil(N / parallel.BLOCKS)))
+        nb = max(1, min(N, (target - fixed) // max(1, sample - fixed), ceil(N / blocks)))
         return [(s, min(N, s + nb), 0, rows, 0, cols) for s in range(0, N, nb)]
     R = (target - fixed) // row_bytes - extra_rows
     if R < 1 and fixed + (1 + extra_rows) * row_bytes <= room:
@@ -396,7 +403,7 @@ def transposed_backward(dout, x, w, groups, dil, pad, plan_info, run):
     wt = (w.reshape(groups, Fg, Cg, KH, KW)[:, :, :, ::-1, ::-1]
           .transpose(0, 2, 1, 3, 4).reshape(groups, Cg, Fg * KH * KW))
     KF = Fg * KH * KW
-    if len(chunks) == 1 and is_small(F, KH, KW, N, H, W, geom):      # tiny: all at once
+    if is_small(F, KH, KW, N, H, W, geom):                       # tiny: all at once
         dcols = small_cols(dout, geom, H, W).reshape(N, groups, KF, H * W)
         xs = x.astype(dtype, copy=False).reshape(N, groups, Cg, H * W)
         gt = np.matmul(dcols, xs.transpose(0, 1, 3, 2)).sum(axis=0)
@@ -457,7 +464,7 @@ def _phase_taps(K, dil, stride, rho, pad):
     return taps, step, delta_last
 
 
-def polyphase_dx(dout, w, groups, dil, stride, pad, x_shape, budget, target, threads, run):
+def polyphase_dx(dout, w, groups, dil, stride, pad, x_shape, budget, target, threads, run, spread=True):
     """dx for stride > 1: for each of the stride**2 phases of dx (x[rho_h::s, rho_w::s]), a
     stride-1 correlation of dout with the (flipped, transposed) taps that reach that phase."""
     N, C, H, W = x_shape
@@ -479,7 +486,8 @@ def polyphase_dx(dout, w, groups, dil, stride, pad, x_shape, budget, target, thr
             wmat = sub.reshape(groups, Fg, Cg, Th, Tw).transpose(0, 2, 1, 3, 4).reshape(groups, Cg, Fg * Th * Tw)
             Mh, Mw = view.shape[2:]
             info = plan(N, Mh, correlate_bytes(F, Th, Tw, C, itemsize) * Mw, budget=budget,
-                        target=target, threads=threads, cols=Mw, name="conv_backward_fast")
+                        target=target, threads=threads, cols=Mw, spread=spread,
+                        name="conv_backward_fast")
             correlate(dout, wmat, (Th, Tw, dh, 1, ph, pw), view, None, info, run)   # dh == dw_
     return dx
 

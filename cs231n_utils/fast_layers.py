@@ -104,6 +104,12 @@ def _threads(macs: int) -> int:
     return parallel.num_threads() if macs >= THREAD_MIN_MACS else 1
 
 
+def _par(macs: int) -> dict:
+    """fast_conv.plan's threads and spread: small layers run as one block in one thread (a
+    choice made by the shapes alone, so results do not depend on the thread count)."""
+    return {"threads": _threads(macs), "spread": macs >= THREAD_MIN_MACS}
+
+
 def conv_strategy(x_shape, w_shape, stride=1, pad=0, dilation=1, groups=1) -> str:
     """Name of the forward strategy the fast conv uses for these shapes: 'winograd',
     'depthwise' or 'im2col' (the backward of a 'winograd' layer is Winograd too)."""
@@ -127,7 +133,7 @@ def _winograd_plan(N, C, F, Ho, Wo, itemsize, backward, macs):
     du = 16 * F * C * itemsize if backward else 0             # dU of a block, and its product
     try:
         return fast_conv.plan(N, tH, row, extra_rows=1, fixed=du, partial=du, budget=SCRATCH_BYTES,
-                              target=CHUNK_BYTES, threads=_threads(macs), group_samples=backward,
+                              target=CHUNK_BYTES, **_par(macs), group_samples=backward,
                               name="winograd")
     except ScratchLimitError:
         return None                         # fall back to im2col, which can cut finer
@@ -168,7 +174,7 @@ def conv_forward_fast(x: np.ndarray, w: np.ndarray, b: np.ndarray, conv_param: d
             out, cols = fast_conv.small_correlate(x, w2, geom, Ho, Wo, b, dtype)
         else:
             info = fast_conv.plan(N, Ho, fast_conv.correlate_bytes(C, HH, WW, F, itemsize) * Wo, cols=Wo,
-                                  budget=SCRATCH_BYTES, target=CHUNK_BYTES, threads=_threads(macs),
+                                  budget=SCRATCH_BYTES, target=CHUNK_BYTES, **_par(macs),
                                   name="conv_forward_fast")
             cols = fast_conv.correlate(x, w2, geom, out, b, info, _run, keep_cols=CHUNK_BYTES)
         if cols is not None:
@@ -183,7 +189,7 @@ def _depthwise_plan(x_shape, w_shape, pad, dil, stride, Ho, Wo, itemsize, backwa
                                             itemsize, backward)
     dwk = F * KH * KW * itemsize if backward else 0
     return fast_conv.plan(N, C, per_channel, fixed=2 * dil * (KH + 1) * (W + 2 * pad + 1) * itemsize,
-                          partial=dwk, budget=SCRATCH_BYTES, target=CHUNK_BYTES, threads=_threads(macs),
+                          partial=dwk, budget=SCRATCH_BYTES, target=CHUNK_BYTES, **_par(macs),
                           split_for_threads=not backward, name="conv (depthwise)",
                           unit="one channel of one sample")
 
@@ -262,7 +268,7 @@ def _conv_backward_transposed(dout, x, wd, p, macs):
     F, Cg, HH, WW = wd.shape
     info = fast_conv.plan(N, H, fast_conv.transposed_bytes(C, HH, WW, F, dout.itemsize) * W, cols=W,
                           fixed=wd.nbytes, partial=wd.nbytes, budget=SCRATCH_BYTES,
-                          target=CHUNK_BYTES, threads=_threads(macs), name="conv_backward_fast")
+                          target=CHUNK_BYTES, **_par(macs), name="conv_backward_fast")
     dx, dw = fast_conv.transposed_backward(dout, x, wd, p["groups"], p["dilation"], p["pad"], info, _run)
     return dx, dw, dout.sum(axis=(0, 2, 3))
 
@@ -273,7 +279,7 @@ def _weight_grad(dout, x, wd, p, macs, dx=None):
     Ho, Wo = p["Ho"], p["Wo"]
     info = fast_conv.plan(N, Ho, fast_conv.weight_grad_bytes(C, HH, WW, F, dout.itemsize, dx is not None) * Wo,
                           cols=Wo, fixed=wd.nbytes, partial=wd.nbytes, budget=SCRATCH_BYTES,
-                          target=CHUNK_BYTES, threads=_threads(macs), group_samples=dx is not None,
+                          target=CHUNK_BYTES, **_par(macs), group_samples=dx is not None,
                           name="conv_backward_fast")
     saved = p.get("cols")
     if saved is not None and (saved.shape not in ((N, C, HH, WW, Ho, Wo), (N, C * HH * WW + 1, Ho * Wo))
@@ -288,7 +294,8 @@ def _conv_backward_phases(dout, x, wd, p, macs):
     taps, written once, no col2im); dw from the columns of x, accumulated in place."""
     dw = _weight_grad(dout, x, wd, p, macs)
     dx = fast_conv.polyphase_dx(dout, wd, p["groups"], p["dilation"], p["stride"], p["pad"], x.shape,
-                                SCRATCH_BYTES, CHUNK_BYTES, _threads(macs), _run)
+                                SCRATCH_BYTES, CHUNK_BYTES, _threads(macs), _run,
+                                spread=macs >= THREAD_MIN_MACS)
     return dx, dw, dout.sum(axis=(0, 2, 3))
 
 
