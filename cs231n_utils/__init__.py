@@ -6,7 +6,11 @@ One idea per module (import what you need, nothing is loaded at import time):
 - `shapes`          output sizes, receptive fields, the output-size formula text
 - `checks`          input checks shared by every layer (one place per error message)
 - `layers`          every layer's forward/backward (naive loops and fast vectorised versions)
-- `fast_layers`     the vectorised kernels behind `layers`' fast functions
+- `fast_layers`     the vectorised kernels behind `layers`' fast functions (picks a strategy)
+- `fast_conv`       im2col convolution kernels in chunks of bounded scratch; depthwise kernels
+- `winograd`        Winograd F(2x2, 3x3): the transforms, multiply counts, the batched kernel
+- `fast_pool`       max pooling with recorded switches
+- `parallel`        the fast layers' threads (CS231N_THREADS, threadpoolctl) and scratch arena
 - `gradient_check`  numerical gradients and `rel_error`
 - `layer_objects`   trainable layer objects (Conv, ReLU, MaxPool, Affine, BatchNorm, Residual, ...)
 - `models`          `Sequential`: a stack of layer objects with a classification loss
@@ -32,7 +36,8 @@ import importlib
 
 __version__ = "0.1.0"
 
-_SUBMODULES = ("paths", "shapes", "checks", "layers", "fast_layers", "gradient_check", "layer_objects",
+_SUBMODULES = ("paths", "shapes", "checks", "layers", "fast_layers", "fast_conv", "winograd", "fast_pool",
+               "parallel", "gradient_check", "layer_objects",
                "models", "pattern", "solver", "data", "architectures", "transfer", "feature_cache",
                "history", "filters", "tables", "plotting", "explorers", "widgets", "training_view",
                "exercises", "i18n")
