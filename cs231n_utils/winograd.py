@@ -86,6 +86,7 @@ def multiply_count(m: int = 2, r: int = 3) -> dict:
     """Multiplications per output tile of F(m x m, r x r): direct m^2 r^2 vs Winograd (m+r-1)^2.
 
     `multiply_count()` is F(2x2, 3x3): {'direct': 36, 'winograd': 16, 'saving': 2.25}.
+    Shown in 02, section 5.
     """
     for name, v in (("m", m), ("r", r)):
         if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
