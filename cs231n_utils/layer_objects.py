@@ -16,13 +16,15 @@ formula with the numbers filled in (`shapes.conv_size_formula`).
 """
 from __future__ import annotations
 
+import math
+from collections import Counter
 from typing import Sequence
 
 import numpy as np
 
 from . import layers as L
 from . import shapes
-from .checks import check_int
+from .checks import LimitError, check_int, check_window
 
 __all__ = ["Layer", "Conv", "ReLU", "MaxPool", "AvgPool", "Affine", "FC", "BatchNorm", "LRN",
            "Flatten", "GlobalAvgPool", "Dropout", "Residual", "LAYER_TYPES", "name_layers",
@@ -46,6 +48,8 @@ def _per_axis(H: int, W: int, size) -> tuple:
     for axis, n in (("height", H), ("width", W)):
         try:
             out.append(size(n))
+        except LimitError as exc:
+            raise LimitError(f"{axis} {n}: {exc}", exc.limit) from None
         except ValueError as exc:
             raise ValueError(f"{axis} {n}: {exc}") from None
     return tuple(out)
@@ -108,6 +112,15 @@ class Layer:
 
     def _init_params(self, input_shape, rng, dtype) -> None:
         pass
+
+    def param_count(self, input_shape: Sequence[int]) -> int:
+        """Numbers `build(input_shape)` would allocate for parameters and buffers (computed
+        before allocating, so a model can refuse a layer over its memory limit)."""
+        return 0
+
+    def activation_count(self, input_shape: Sequence[int]) -> int:
+        """Numbers this layer outputs (and keeps inside, for a block) per example."""
+        return math.prod(self.output_shape(input_shape))
 
     def num_params(self) -> int:
         """Number of learnable numbers in this layer (weights + biases + ...)."""
@@ -225,8 +238,17 @@ class Conv(_FunctionPair):
             raise ValueError(f"CONV with groups={self.groups} needs input channels divisible by "
                              f"{self.groups}, got C={C}")
         k, s, p, d = self.filter_size, self.stride, self.pad, self.dilation
-        Ho, Wo = _per_axis(H, W, lambda n: shapes.conv_output_size(n, k, s, p, d, self.rounding))
+
+        def size(n):
+            check_window(n, d * (k - 1) + 1, s, p, self.rounding)
+            return shapes.conv_output_size(n, k, s, p, d, self.rounding)
+
+        Ho, Wo = _per_axis(H, W, size)
         return (self.num_filters, Ho, Wo)
+
+    def param_count(self, input_shape):
+        C = int(input_shape[0])
+        return self.num_filters * (C // self.groups) * self.filter_size ** 2 + self.num_filters
 
     def _init_params(self, input_shape, rng, dtype):
         C = input_shape[0]
@@ -293,6 +315,7 @@ class _Pool(_FunctionPair):
 
     def output_shape(self, input_shape):
         C, H, W = _need_image(self, input_shape)
+
         Ho, Wo = _per_axis(H, W, lambda n: shapes.pool_output_size(n, self.pool_size, self.stride,
                                                                    rounding=self.rounding))
         return (C, Ho, Wo)
@@ -363,8 +386,11 @@ class Affine(_FunctionPair):
     def output_shape(self, input_shape):
         return (self.num_outputs,)
 
+    def param_count(self, input_shape):
+        return (math.prod(int(s) for s in input_shape) + 1) * self.num_outputs
+
     def _init_params(self, input_shape, rng, dtype):
-        D = int(np.prod(input_shape))
+        D = math.prod(int(s) for s in input_shape)
         std = _init_std(self.weight_scale, D) * self.gain
         self.params = {"W": (rng.standard_normal((D, self.num_outputs)) * std).astype(dtype),
                        "b": np.zeros(self.num_outputs, dtype=dtype)}
@@ -443,6 +469,9 @@ class BatchNorm(Layer):
         if len(input_shape) not in (1, 3):
             raise ValueError(f"BN needs a (C, H, W) or (D,) input, got shape {tuple(input_shape)}")
         return tuple(int(s) for s in input_shape)
+
+    def param_count(self, input_shape):
+        return 4 * int(input_shape[0])       # gamma, beta, running mean and variance
 
     def _init_params(self, input_shape, rng, dtype):
         C = input_shape[0]
@@ -559,7 +588,7 @@ def name_layers(layers: Sequence[Layer], prefix: str = "") -> None:
         layer.name = name
         taken.add(name)
     names = [l.name for l in layers]
-    dup = sorted({n for n in names if names.count(n) > 1})
+    dup = sorted(n for n, count in Counter(names).items() if count > 1)
     if dup:
         raise ValueError(f"layer names must be unique, {dup[0]!r} is used twice")
     bad = [n for n in names if "." in n]
@@ -624,6 +653,30 @@ class Residual(Layer):
             except ValueError as exc:
                 raise ValueError(f"in block layer {l.name} ({l.describe()}): {exc}") from None
         return shape
+
+    def _chain_counts(self, layers, shape) -> tuple:
+        params = acts = 0
+        for l in layers:
+            params += l.param_count(shape)
+            acts += l.activation_count(shape)
+            shape = l.output_shape(shape)
+        return params, acts, shape
+
+    def param_count(self, input_shape):
+        input_shape = tuple(int(s) for s in input_shape)
+        params, _, f_shape = self._chain_counts(self.layers, input_shape)
+        if self._auto_projection:      # a 1x1 conv when the shapes differ
+            extra = (input_shape[0] + 1) * f_shape[0] if f_shape != input_shape else 0
+        else:
+            extra = self._chain_counts(self.projection, input_shape)[0]
+        return params + extra
+
+    def activation_count(self, input_shape):
+        input_shape = tuple(int(s) for s in input_shape)
+        _, acts, f_shape = self._chain_counts(self.layers, input_shape)
+        if not self._auto_projection:
+            acts += self._chain_counts(self.projection, input_shape)[1]
+        return acts + 2 * math.prod(f_shape)        # the sum and its ReLU
 
     def output_shape(self, input_shape):
         input_shape = tuple(int(s) for s in input_shape)

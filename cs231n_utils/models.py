@@ -15,15 +15,21 @@ The lecture's pattern text ("INPUT -> [[CONV3-16 -> RELU]*2 -> POOL2]*2 -> FC-10
 `cs231n_utils.pattern.build_from_pattern`, which builds one of these models.
 
 A layer that does not fit its input raises `LayerBuildError` (a ValueError) naming the layer,
-its input shape and the output-size formula with the numbers filled in.
+its input shape and the output-size formula with the numbers filled in. A model is refused,
+naming the first layer over the limit, before anything is allocated when it has more than
+`checks.MAX_LAYERS` layers, more than `checks.MAX_PARAMETER_BYTES` of parameters and buffers,
+or more than `checks.MAX_ACTIVATION_BYTES` of layer outputs for one example.
 """
 from __future__ import annotations
 
 from collections import OrderedDict
 from typing import Iterable, NamedTuple, Sequence
 
+import math
+
 import numpy as np
 
+from . import checks
 from . import layers as L
 from .checks import check_int
 from .layer_objects import Layer, layer_list, name_layers
@@ -37,11 +43,13 @@ class LayerBuildError(ValueError):
 
     `index` is the layer's position in the model (0-based), so a caller that knows where the
     layer came from (e.g. `pattern.build_from_pattern`, which points at its token) can say so.
+    `limit` names the `checks` limit the layer is over (None for a shape that does not fit).
     """
 
-    def __init__(self, message: str, index: int):
+    def __init__(self, message: str, index: int, limit: str | None = None):
         super().__init__(message)
         self.index = index
+        self.limit = limit
 
 
 class SummaryRow(NamedTuple):
@@ -110,27 +118,45 @@ class Sequential:
         self.layers = layer_list(layers, "layers")
         if not self.layers:
             raise ValueError("a model needs at least one layer")
+        checks.check_limit(len(self.layers), "MAX_LAYERS", "the number of layers")
+        if len({id(l) for l in self.layers}) != len(self.layers):
+            raise ValueError("the same layer object appears twice in the model; create a new "
+                             "layer for every position (e.g. [ReLU() for _ in range(3)])")
         if loss not in _LOSSES:
             raise ValueError(f"loss must be one of {_LOSSES}, got {loss!r}")
         self.dtype = np.dtype(dtype)
         if self.dtype not in (np.dtype(np.float32), np.dtype(np.float64)):
             raise ValueError(f"dtype must be float32 or float64, got {self.dtype}")
-        if reg < 0:
-            raise ValueError(f"reg must be >= 0, got {reg}")
+        if isinstance(reg, bool) or not isinstance(reg, (int, float, np.integer, np.floating)) \
+                or not math.isfinite(reg) or reg < 0:
+            raise ValueError(f"reg must be a finite number >= 0, got {reg!r}")
         self.reg, self.loss_name, self.pattern = float(reg), loss, pattern
-        self.input_shape = tuple(int(s) for s in input_shape)
-        if not self.input_shape or any(s < 1 for s in self.input_shape):
-            raise ValueError(f"input_shape must be positive sizes like (1, 8, 8), got {input_shape!r}")
+        if isinstance(input_shape, (str, bytes)) or not hasattr(input_shape, "__len__") \
+                or not 1 <= len(input_shape) <= 3:
+            raise ValueError(f"input_shape must be one example's shape like (1, 8, 8) or (64,), "
+                             f"got {input_shape!r}")
+        self.input_shape = tuple(check_int(s, "every input_shape size", 1) for s in input_shape)
         self.seed = seed
         rng = rng if rng is not None else np.random.default_rng(seed)
         name_layers(self.layers)
         shape = self.input_shape
+        size = self.dtype.itemsize
+        param_bytes, act_bytes = 0, math.prod(shape) * size
         for i, layer in enumerate(self.layers):
             try:
+                layer.output_shape(shape)                    # shape errors first, then limits
+                param_bytes += layer.param_count(shape) * size
+                act_bytes += layer.activation_count(shape) * size
+                checks.check_limit(param_bytes, "MAX_PARAMETER_BYTES", f"the memory of the parameters up to this layer "
+                                   f"({self.dtype})", "use fewer filters or outputs, or pool before "
+                                   "the FC layers", unit="bytes")
+                checks.check_limit(act_bytes, "MAX_ACTIVATION_BYTES", f"the memory of the layer outputs for one "
+                                   f"example up to this layer ({self.dtype})", "use a smaller input, "
+                                   "fewer filters or pooling", unit="bytes")
                 shape = layer.build(shape, rng, self.dtype)
             except ValueError as exc:
                 raise LayerBuildError(f"layer {i + 1} '{layer.name}' ({layer.describe()}) with input "
-                                      f"shape {shape}: {exc}", i) from None
+                                      f"shape {shape}: {exc}", i, getattr(exc, "limit", None)) from None
         self.output_shape = shape
 
     # -- access -----------------------------------------------------------------------------

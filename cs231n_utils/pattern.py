@@ -39,6 +39,11 @@ with a caret under it:
 
 Shape problems (a POOL on a 1x1 map, a CONV after an FC) name the layer, its token and the
 output-size formula with the numbers filled in (`shapes.conv_size_formula`).
+
+Limits (`cs231n_utils.checks`, each refused before any layer is made): at most
+MAX_PATTERN_CHARS characters, MAX_NESTING_DEPTH brackets inside brackets, MAX_LAYERS layers
+after expanding the repeats; the built model's parameters and activations are bounded by
+`models.Sequential` (MAX_PARAMETER_BYTES, MAX_ACTIVATION_BYTES).
 """
 from __future__ import annotations
 
@@ -48,6 +53,7 @@ from typing import Callable, NamedTuple, Sequence
 
 import numpy as np
 
+from . import checks
 from .layer_objects import (LRN, Affine, AvgPool, BatchNorm, Conv, Dropout, Flatten, GlobalAvgPool,
                             Layer, MaxPool, ReLU)
 from .models import LayerBuildError, Sequential
@@ -114,13 +120,21 @@ _SPECIALS = ("INPUT", "SOFTMAX", "SVM")   # not layers: the start and the loss
 # Errors with a caret under the token
 # --------------------------------------------------------------------------------------------
 
+_CARET_WIDTH = 100    # characters of a long line shown around the token
+
+
 def _caret(text: str, col: int, length: int) -> str:
-    """The line of `text` containing position `col`, with ^ under the token."""
+    """The line of `text` containing position `col`, with ^ under the token (a long line is
+    cut to about _CARET_WIDTH characters around the token, cuts marked with ...)."""
     start = text.rfind("\n", 0, col) + 1
     end = text.find("\n", col)
     end = len(text) if end < 0 else end
-    line = text[start:end]
-    return f"  {line}\n  {' ' * (col - start)}{'^' * max(1, length)}"
+    length = max(1, min(length, _CARET_WIDTH))
+    left = max(start, col - (_CARET_WIDTH - length) // 2)
+    right = min(end, left + _CARET_WIDTH)
+    line = ("..." if left > start else "") + text[left:right] + ("..." if right < end else "")
+    indent = col - left + (3 if left > start else 0)
+    return f"  {line}\n  {' ' * indent}{'^' * length}"
 
 
 def _perr(text, col, length, message):
@@ -180,9 +194,14 @@ def _leading_word(text: str) -> str:
     return re.match(r"[A-Z]*", text).group()
 
 
+def _short(token: str, width: int = 40) -> str:
+    return token if len(token) <= width else token[:width - 3] + "..."
+
+
 def _unknown_layer_message(token: str) -> str:
     """Why `token` is not a layer: the hint of the keyword it starts like, else the closest one."""
-    word = token.upper()
+    word = token.upper()[:64]
+    token = _short(token)
     for row in KEYWORDS:
         if row.hint and word.startswith(_leading_word(row.example)):
             return f"unknown layer {token!r}: {row.hint}"
@@ -192,15 +211,21 @@ def _unknown_layer_message(token: str) -> str:
     return f"unknown layer {token!r}{hint}"
 
 
+_MAX_DIGITS = 18     # a longer number in a token cannot be a sensible setting
+
+
 def _make_layer(tok: _Tok, text: str) -> Layer:
     word = tok.text.upper()
+    if re.search(r"\d{%d}" % (_MAX_DIGITS + 1), word):
+        raise _perr(text, tok.col, len(tok.text), f"{_short(tok.text)!r} holds a number of more than "
+                                                  f"{_MAX_DIGITS} digits; no layer setting is that large")
     for row in KEYWORDS:
         m = re.fullmatch(row.pattern, word)
         if m:
             try:
                 return row.make(m)
             except ValueError as exc:
-                raise _perr(text, tok.col, len(tok.text), f"{tok.text!r}: {exc}") from None
+                raise _perr(text, tok.col, len(tok.text), f"{_short(tok.text)!r}: {exc}") from None
     raise _perr(text, tok.col, len(tok.text), _unknown_layer_message(tok.text))
 
 
@@ -246,6 +271,12 @@ class _Parser:
     def item(self, depth):
         tok = self.expect_item_start("here")
         if tok.kind == "lbr":
+            if depth >= checks.MAX_NESTING_DEPTH:
+                try:
+                    checks.check_limit(depth + 1, "MAX_NESTING_DEPTH", "the nesting depth of '['",
+                                       "write the repeats out or use fewer levels of brackets")
+                except checks.LimitError as exc:
+                    raise checks.LimitError(f"{exc}\n{_caret(self.text, tok.col, 1)}", exc.limit) from None
             self.i += 1
             if self.peek() is not None and self.peek().kind == "rbr":
                 raise self.err(self.peek(), "empty group '[]'")
@@ -270,11 +301,38 @@ class _Parser:
             self.i += 1
             if node[0] == "special":
                 raise self.err(star, f"{node[1].text} cannot be repeated")
-            node = ("repeat", star, (node, int(num.text)))
+            count = int(num.text) if len(num.text) <= _MAX_DIGITS else 10 ** _MAX_DIGITS
+            try:
+                checks.check_limit(count, "MAX_LAYERS", "the repeat count",
+                                   "a pattern may hold at most that many layers")
+            except checks.LimitError as exc:
+                raise checks.LimitError(f"{exc}\n{_caret(self.text, star.col, num.col + len(num.text) - star.col)}",
+                                        exc.limit) from None
+            node = ("repeat", star, (node, count))
         elif star is not None and star.kind == "int":
             raise self.err(star, f"unexpected number {star.text!r}; to repeat, write '*{star.text}' "
                                  f"after a ']'")
         return node
+
+
+def _count(node, text) -> int:
+    """Layers `node` expands to, refused over MAX_LAYERS before any layer is made."""
+    kind, tok, payload = node
+    if kind == "group":
+        n = sum(_count(child, text) for child in payload)
+    elif kind == "repeat":
+        child, times = payload
+        n = _count(child, text) * times
+    else:
+        n = 1
+    if n > checks.MAX_LAYERS:
+        try:
+            checks.check_limit(n, "MAX_LAYERS", "the number of layers after expanding the repeats",
+                               "use smaller repeat counts")
+        except checks.LimitError as exc:
+            where = f"\n{_caret(text, tok.col, len(tok.text))}" if tok is not None else ""
+            raise checks.LimitError(f"{exc}{where}", exc.limit) from None
+    return n
 
 
 def _expand(node, text, layers, tokens):
@@ -287,7 +345,7 @@ def _expand(node, text, layers, tokens):
             _expand(child, text, layers, tokens)
     elif kind == "repeat":
         child, n = payload
-        for _ in range(n):
+        for _ in range(n if _count(child, text) else 0):
             _expand(child, text, layers, tokens)
     else:
         where = "at the start of the pattern" if payload == "INPUT" else "at the end of the pattern"
@@ -300,6 +358,8 @@ def _parse(text: str) -> tuple:
         raise TypeError(f"pattern must be a string, got {type(text).__name__}")
     if not text.strip():
         raise ValueError("the pattern is empty; write e.g. 'INPUT -> CONV3-8 -> RELU -> POOL2 -> FC-10'")
+    checks.check_limit(len(text), "MAX_PATTERN_CHARS", "the length of the pattern text", unit="characters",
+                       fix="write repeats as [ ... ]*N instead of spelling every layer out")
     p = _Parser(text)
     items = p.seq(0)
     tok = p.peek()
@@ -311,6 +371,7 @@ def _parse(text: str) -> tuple:
     if items and items[-1][0] == "special" and items[-1][2] in ("SOFTMAX", "SVM"):
         loss = items[-1][2].lower()
         items = items[:-1]
+    _count(("group", None, items), text)
     layers: list = []
     tokens: list = []
     for node in items:
@@ -355,7 +416,10 @@ def build_from_pattern(text: str, input_shape: Sequence[int], *, seed: int | Non
                            loss=loss or parsed_loss, pattern=text)
     except LayerBuildError as exc:
         tok = tokens[exc.index]
-        raise _perr(text, tok.col, len(tok.text), str(exc)) from None
+        err = _perr(text, tok.col, len(tok.text), str(exc))
+        if exc.limit is not None:
+            err = checks.LimitError(str(err), exc.limit)
+        raise err from None
     if len(model.output_shape) != 1:
         last, tok = model.layers[-1], tokens[-1]
         raise _perr(text, tok.col, len(tok.text),
