@@ -349,7 +349,7 @@ class NpzReader:
             self._file.seek(0)
             self._zip = zipfile.ZipFile(self._file)
         except zipfile.BadZipFile as exc:
-            raise self.error(f"it is not a readable .npz (zip) file ({exc}); it may be truncated "
+            raise self.error(f"it cannot be read as a .npz (zip) file ({exc}); it may be truncated "
                              f"or damaged") from None
         infos = self._zip.infolist()
         self._infos: dict = {}

@@ -23,6 +23,7 @@ or more than `checks.MAX_ACTIVATION_BYTES` of layer outputs for one example.
 from __future__ import annotations
 
 from collections import OrderedDict
+from collections.abc import Mapping
 from typing import Iterable, NamedTuple, Sequence
 
 import math
@@ -317,28 +318,35 @@ class Sequential:
         return f"Sequential({self.describe()!r}, input_shape={self.input_shape})"
 
     # -- saving -----------------------------------------------------------------------------------
-    def state_dict(self) -> "OrderedDict[str, np.ndarray]":
-        """Copies of all parameters and buffers (batch-norm running averages), keyed by name."""
-        out = OrderedDict((k, v.copy()) for k, v in self.params.items())
+    def state_arrays(self) -> "OrderedDict[str, np.ndarray]":
+        """The model's own parameter and buffer arrays (not copies), keyed like `state_dict`."""
+        out = OrderedDict(self.params)
         for l in self.layers:
             for k, v in l.buffers.items():
-                out[f"{l.name}.{k}"] = v.copy()
+                out[f"{l.name}.{k}"] = v
         return out
+
+    def state_dict(self) -> "OrderedDict[str, np.ndarray]":
+        """Copies of all parameters and buffers (batch-norm running averages), keyed by name."""
+        return OrderedDict((k, v.copy()) for k, v in self.state_arrays().items())
 
     def load_state_dict(self, state, strict: bool = True) -> None:
         """Copy arrays from `state` into the model's parameters/buffers (in place).
 
-        strict=True: the keys must match exactly. Shapes must always match.
+        strict=True: the keys must match exactly. Shapes must always match, and values be
+        finite numbers. Everything is checked before anything is copied, so a failed load
+        leaves the model as it was.
         """
-        targets = OrderedDict(self.params)
-        for l in self.layers:
-            for k, v in l.buffers.items():
-                targets[f"{l.name}.{k}"] = v
+        if not isinstance(state, Mapping):
+            raise TypeError(f"state must be a dict name -> array (e.g. from state_dict()), got "
+                            f"{type(state).__name__}")
+        targets = self.state_arrays()
         missing = [k for k in targets if k not in state]
         extra = [k for k in state if k not in targets]
         if strict and (missing or extra):
             raise KeyError(f"state does not match the model: missing {missing[:5]}, unexpected "
                            f"{extra[:5]}; use strict=False to load only the common keys")
+        values = {}
         for k, target in targets.items():
             if k not in state:
                 continue
@@ -346,4 +354,9 @@ class Sequential:
             if value.shape != target.shape:
                 raise ValueError(f"{k}: stored shape {value.shape} does not match the model's "
                                  f"{target.shape}")
-            target[...] = value
+            if value.dtype.kind not in "fiu" or (value.dtype.kind == "f" and not np.isfinite(value).all()):
+                raise ValueError(f"{k}: stored values must be finite numbers, got dtype {value.dtype}"
+                                 f"{' with NaN/inf' if value.dtype.kind == 'f' else ''}")
+            values[k] = value
+        for k, value in values.items():
+            targets[k][...] = value
