@@ -282,7 +282,11 @@ def pool_setup(x, pool_param, name: str = "pool_forward"):
 
 class FileCheckError(ValueError):
     """An untrusted file (checkpoint, cache) that is not what it should be; the message names
-    the file and the missing or wrong entry."""
+    the file and the missing or wrong entry (`path` and `reason` hold the two parts)."""
+
+    def __init__(self, message: str, path=None, reason: str = ""):
+        super().__init__(message)
+        self.path, self.reason = path, reason or message
 
 
 _NPY_HEADER_MAX = 4096           # bytes of one .npy header; numpy writes 128 for any array here
@@ -329,7 +333,8 @@ class NpzReader:
         try:
             self._file = open(self.path, "rb")
         except OSError as exc:
-            raise FileCheckError(f"{what} {self.path} cannot be opened: {exc.strerror or exc}") from None
+            raise FileCheckError(f"{what} {self.path} cannot be opened: {exc.strerror or exc}",
+                                 self.path, f"cannot be opened: {exc.strerror or exc}") from None
         try:
             self._open(max_entries, max_bytes, allow_compressed)
         except BaseException:
@@ -373,7 +378,7 @@ class NpzReader:
 
     # -- the checked steps ----------------------------------------------------------------
     def error(self, message: str) -> FileCheckError:
-        return FileCheckError(f"{self.what} {self.path}: {message}")
+        return FileCheckError(f"{self.what} {self.path}: {message}", self.path, message)
 
     @property
     def names(self) -> list:

@@ -7,7 +7,8 @@ import pytest
 
 from cs231n_utils import feature_cache
 from cs231n_utils.feature_cache import (CacheInfo, FeatureCache, FeatureCacheWarning, cached_features,
-                                        feature_cache_key, hash_arrays, hash_data)
+                                        feature_cache_key, frozen_features_key, hash_arrays,
+                                        hash_data)
 
 
 class _LinearPart:
@@ -159,7 +160,7 @@ def test_truncated_file_is_rebuilt(tmp_path, part_and_data):
 def test_file_holding_another_key_is_rebuilt(tmp_path, part_and_data):
     part, X = part_and_data
     cache = FeatureCache(tmp_path)
-    key = feature_cache_key(part.state_dict(), X, part.spec)
+    key = frozen_features_key(part, X)
     other = "f" * 64
     np.savez(cache.path_for(key), features=np.zeros((7, 5)), key=np.array(other))
     with pytest.warns(FeatureCacheWarning, match="holds features for key"):
@@ -171,7 +172,7 @@ def test_file_holding_another_key_is_rebuilt(tmp_path, part_and_data):
 def test_wrong_row_count_is_rebuilt(tmp_path, part_and_data):
     part, X = part_and_data
     cache = FeatureCache(tmp_path)
-    key = feature_cache_key(part.state_dict(), X, part.spec)
+    key = frozen_features_key(part, X)
     cache.save(key, np.zeros((3, 5)))
     with pytest.warns(FeatureCacheWarning, match="3 rows, expected 7"):
         _, info = cache.get_or_compute(key, lambda: part.forward(X), expected_rows=7)
@@ -181,7 +182,7 @@ def test_wrong_row_count_is_rebuilt(tmp_path, part_and_data):
 def test_pickled_object_file_is_refused_and_rebuilt(tmp_path, part_and_data):
     part, X = part_and_data
     cache = FeatureCache(tmp_path)
-    key = feature_cache_key(part.state_dict(), X, part.spec)
+    key = frozen_features_key(part, X)
     obj = np.empty(1, dtype=object)
     obj[0] = {"evil": 1}
     np.savez(cache.path_for(key), features=obj, key=np.array(key))
@@ -201,10 +202,13 @@ def test_save_is_atomic_and_leaves_no_temp_files(tmp_path, monkeypatch):
         raise OSError("disk full")
 
     monkeypatch.setattr(feature_cache.os, "replace", failing_replace)
-    with pytest.raises(OSError, match="disk full"):
-        cache.save(key, np.zeros((2, 3)))
+    monkeypatch.setattr(feature_cache.tempfile, "tempdir", str(tmp_path))   # the fallback folder
+    with pytest.warns(FeatureCacheWarning, match="disk full") as caught:
+        assert cache.save(key, np.zeros((2, 3))) is None        # the temporary folder failed too
+    assert "not stored" in str(caught[-1].message)
     np.testing.assert_array_equal(cache.load(key), np.arange(6.0).reshape(2, 3))
     assert [p.name for p in (tmp_path / "sub").iterdir()] == [path.name]
+    assert list(cache.fallback.iterdir()) == []
 
 
 def test_save_uses_os_replace(tmp_path, monkeypatch):
