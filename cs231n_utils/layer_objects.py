@@ -250,6 +250,11 @@ class Conv(_FunctionPair):
         C = int(input_shape[0])
         return self.num_filters * (C // self.groups) * self.filter_size ** 2 + self.num_filters
 
+    def activation_count(self, input_shape):
+        C, H, W = (int(s) for s in input_shape)          # the forward pass pads its input
+        padded = C * (H + 2 * self.pad) * (W + 2 * self.pad) if self.pad else 0
+        return math.prod(self.output_shape(input_shape)) + padded
+
     def _init_params(self, input_shape, rng, dtype):
         C = input_shape[0]
         fan_in = C // self.groups * self.filter_size ** 2

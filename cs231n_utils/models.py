@@ -143,6 +143,8 @@ class Sequential:
         shape = self.input_shape
         size = self.dtype.itemsize
         param_bytes, act_bytes = 0, math.prod(shape) * size
+        checks.check_limit(act_bytes, "MAX_ACTIVATION_BYTES", f"the memory of one input example "
+                           f"{shape} ({self.dtype})", "use a smaller input", unit="bytes")
         for i, layer in enumerate(self.layers):
             try:
                 layer.output_shape(shape)                    # shape errors first, then limits

@@ -1,0 +1,101 @@
+"""Run hostile cases in a separate Python process with bounded memory and time.
+
+Each test module of issue 13 (tests/test_hostile_*.py) hands a batch of cases to `run_cases`:
+one child process, with an address-space limit (resource.setrlimit RLIMIT_AS) and one BLAS
+thread, runs a set-up snippet and then every case (a snippet of Python), each under its own
+alarm. The child reports one JSON line per case: the exception type and message, or "ok" and
+the case's `result`. A case that crashes the child (segfault, abort) is reported with the exit
+code; every case after it counts as not run. The tests then assert the type and message of
+each error, so a MemoryError, a RecursionError or a timeout is a failure, not a pass.
+"""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+
+LIMIT_BYTES = 600 << 20      # address space of the child; importing numpy + the package needs ~150 MiB
+CASE_SECONDS = 20            # alarm for one case
+TOTAL_SECONDS = 300          # the whole child
+
+_CHILD = textwrap.dedent("""
+    import json, resource, signal, sys, time, traceback
+    resource.setrlimit(resource.RLIMIT_AS, ({limit}, {limit}))
+
+    class CaseTimeout(BaseException):
+        pass
+
+    def _alarm(signum, frame):
+        raise CaseTimeout("the case ran longer than {case_seconds} s")
+
+    signal.signal(signal.SIGALRM, _alarm)
+    spec = json.loads(sys.stdin.read())
+    namespace = {{}}
+    exec(spec["setup"], namespace)
+    for name, code in spec["cases"].items():
+        print(json.dumps({{"name": name, "status": "started"}}), flush=True)
+        local = dict(namespace)
+        start = time.perf_counter()
+        signal.alarm({case_seconds})
+        try:
+            exec(code, local)
+            out = {{"status": "ok", "result": repr(local.get("result"))[:2000]}}
+        except BaseException as exc:
+            out = {{"status": "error", "type": type(exc).__name__, "message": str(exc)[:4000],
+                   "mro": [c.__name__ for c in type(exc).__mro__]}}
+        finally:
+            signal.alarm(0)
+        out.update(name=name, seconds=time.perf_counter() - start)
+        print(json.dumps(out), flush=True)
+""")
+
+
+def run_cases(setup: str, cases: dict, *, limit: int = LIMIT_BYTES, case_seconds: int = CASE_SECONDS,
+              cwd=None) -> dict:
+    """Run `cases` (name -> code) after `setup` in one bounded child; returns name -> result
+    dict with "status" ("ok", "error", "crashed", "not run"), "type", "message", "mro",
+    "result", and the child's "returncode"."""
+    env = dict(os.environ, OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1", MKL_NUM_THREADS="1")
+    code = _CHILD.format(limit=int(limit), case_seconds=int(case_seconds))
+    try:
+        proc = subprocess.run([sys.executable, "-c", code], input=json.dumps({"setup": setup, "cases": cases}),
+                              capture_output=True, text=True, timeout=TOTAL_SECONDS, env=env, cwd=cwd)
+        stdout, returncode, stderr = proc.stdout, proc.returncode, proc.stderr
+    except subprocess.TimeoutExpired as exc:
+        stdout = exc.stdout.decode() if isinstance(exc.stdout, bytes) else (exc.stdout or "")
+        returncode, stderr = "timeout", ""
+    results, started = {}, None
+    for line in stdout.splitlines():
+        try:
+            item = json.loads(line)
+        except json.JSONDecodeError:
+            continue
+        if item.get("status") == "started":
+            started = item["name"]
+        else:
+            results[item["name"]] = item
+            started = None
+    for name in cases:
+        if name not in results:
+            status = "crashed" if name == started else "not run"
+            results[name] = {"name": name, "status": status, "type": None, "mro": [],
+                             "message": f"child ended with {returncode}: {stderr[-2000:]}"}
+        results[name]["returncode"] = returncode
+    return results
+
+
+def assert_refused(result: dict, error: str, *fragments: str) -> None:
+    """The case ended in `error` (the class or one of its bases, by name) with every fragment
+    (case-insensitive) in its message, inside the child's limits."""
+    assert result["status"] == "error", f"{result['name']}: expected {error}, got {result}"
+    assert error in result["mro"], f"{result['name']}: expected {error}, got {result['type']}: {result['message']}"
+    assert result["type"] not in ("MemoryError", "RecursionError", "CaseTimeout"), result
+    message = result["message"].lower()
+    for fragment in fragments:
+        assert fragment.lower() in message, f"{result['name']}: {fragment!r} not in {result['message']!r}"
+
+
+def assert_ok(result: dict) -> None:
+    assert result["status"] == "ok", f"{result['name']}: {result}"
