@@ -361,8 +361,10 @@ class NpzReader:
         declared = 0
         for info in infos:
             name = info.filename
-            if not name.endswith(".npy") or name in self._infos:
-                raise self.error(f"entry {name!r} is {'repeated' if name in self._infos else 'not a .npy array'}")
+            if not name.endswith(".npy"):
+                raise self.error(f"entry {name!r} is not a .npy array")
+            if name[:-4] in self._infos:
+                raise self.error(f"entry {name!r} is repeated")
             if info.flag_bits & 0x1:
                 raise self.error(f"entry {name!r} is encrypted")
             allowed = (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED) if allow_compressed else (zipfile.ZIP_STORED,)

@@ -612,7 +612,8 @@ class Solver:
         """
         path = Path(path)
         if not path.is_file():
-            raise FileNotFoundError(f"checkpoint {path} does not exist")
+            raise FileNotFoundError(f"checkpoint {path} does not exist" if not path.exists() else
+                                    f"checkpoint {path} is not a regular file (a folder or device?)")
         state = read_checkpoint(path, self)
         self._apply_checkpoint(state)
 
@@ -720,6 +721,8 @@ def read_checkpoint(path, solver: "Solver") -> dict:
         configs: dict = {k: {} for k in params}
         for name, (pname, key) in optim.items():
             value = _finite(npz, name)
+            if key == "t" and (value.ndim or value.dtype.kind not in "iu"):
+                raise npz.error(f"entry {name!r} must be a whole number of steps, got {value.dtype} {value.shape}")
             if value.ndim == 0:
                 value = value.item()
                 if key in _HYPER or key == "t":
@@ -760,6 +763,8 @@ def _rng_state_to_array(rng: np.random.Generator) -> np.ndarray:
 
 def _rng_from_array(a: np.ndarray) -> np.random.Generator:
     a = [int(x) for x in a]
+    if a[4] not in (0, 1) or a[5] >= 1 << 32:
+        raise ValueError(f"has_uint32 = {a[4]} must be 0 or 1 and uinteger = {a[5]} below 2**32")
     bg = np.random.PCG64()
     bg.state = {"bit_generator": "PCG64", "state": {"state": (a[0] << 64) | a[1], "inc": (a[2] << 64) | a[3]},
                 "has_uint32": a[4], "uinteger": a[5]}

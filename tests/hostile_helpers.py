@@ -99,3 +99,49 @@ def assert_refused(result: dict, error: str, *fragments: str) -> None:
 
 def assert_ok(result: dict) -> None:
     assert result["status"] == "ok", f"{result['name']}: {result}"
+
+
+def zip_bomb(path, entries: dict, zeros: int = 2 << 30) -> int:
+    """Write a real zip whose first entry is a .npy header followed by `zeros` zero bytes,
+    deflated to about zeros/1000 bytes (about 2 MB for 2 GiB); `entries` maps the entry name
+    (e.g. "model/fc1.W.npy") to its .npy header bytes for the bombed entry, and to plain
+    bytes for any further (stored) entries. Returns the file size."""
+    import struct
+    import zlib
+    chunk = 64 << 20
+    assert zeros % chunk == 0
+    zero = bytes(chunk)
+    central, out, offset = [], bytearray(), 0
+    for i, (name, head) in enumerate(entries.items()):
+        name_b = name.encode()
+        if i == 0:
+            comp = zlib.compressobj(9, zlib.DEFLATED, -15)
+            data = comp.compress(head) + comp.flush(zlib.Z_FULL_FLUSH)
+            segment = comp.compress(zero) + comp.flush(zlib.Z_FULL_FLUSH)
+            data += segment * (zeros // chunk) + comp.flush(zlib.Z_FINISH)
+            crc = zlib.crc32(head)
+            for _ in range(zeros // chunk):
+                crc = zlib.crc32(zero, crc)
+            method, usize = 8, len(head) + zeros
+        else:
+            data, crc, method, usize = head, zlib.crc32(head), 0, len(head)
+        local = struct.pack("<4s5H3L2H", b"PK\x03\x04", 20, 0, method, 0, 0x21, crc, len(data), usize,
+                            len(name_b), 0) + name_b
+        central.append(struct.pack("<4s6H3L5H2L", b"PK\x01\x02", 20, 20, 0, method, 0, 0x21, crc, len(data),
+                                   usize, len(name_b), 0, 0, 0, 0, 0, offset) + name_b)
+        out += local + data
+        offset += len(local) + len(data)
+    cd = b"".join(central)
+    out += cd + struct.pack("<4s4H2LH", b"PK\x05\x06", 0, 0, len(central), len(central), len(cd), offset, 0)
+    with open(path, "wb") as fh:
+        fh.write(out)
+    return len(out)
+
+
+def npy_header(shape, descr: str = "<f8", fortran: bool = False) -> bytes:
+    import io
+
+    import numpy as np
+    buf = io.BytesIO()
+    np.lib.format.write_array_header_1_0(buf, {"descr": descr, "fortran_order": fortran, "shape": tuple(shape)})
+    return buf.getvalue()
