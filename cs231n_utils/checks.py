@@ -37,6 +37,8 @@ from __future__ import annotations
 
 import io
 import math
+import os
+import stat
 import struct
 import zipfile
 from collections.abc import Mapping
@@ -331,6 +333,9 @@ class NpzReader:
         self.path, self.what = Path(path), what
         self._headers: dict = {}
         try:
+            if not stat.S_ISREG(os.stat(self.path).st_mode):     # a FIFO would block, a device never end
+                raise FileCheckError(f"{what} {self.path} is not a regular file", self.path,
+                                     "it is not a regular file")
             self._file = open(self.path, "rb")
         except OSError as exc:
             raise FileCheckError(f"{what} {self.path} cannot be opened: {exc.strerror or exc}",
@@ -402,7 +407,9 @@ class NpzReader:
             if reader is None:
                 raise ValueError(f".npy format version {version}")
             shape, fortran, dtype = reader(head, max_header_size=_NPY_HEADER_MAX)
-        except (ValueError, EOFError, zipfile.BadZipFile, OSError, SyntaxError, TypeError) as exc:
+        except (zipfile.BadZipFile, OSError) as exc:
+            raise self.error(f"entry {name!r} cannot be read ({str(exc)[:120]}); the file is damaged") from None
+        except (ValueError, EOFError, SyntaxError, TypeError) as exc:
             raise self.error(f"entry {name!r} has no valid .npy header ({str(exc)[:120]})") from None
         if dtype.hasobject or dtype.fields is not None or dtype.subdtype is not None \
                 or dtype.kind not in "biufU" or not dtype.isnative \
@@ -421,8 +428,8 @@ class NpzReader:
         integers, "b" bool, "U" text) and, unless None, of `shape`. Returns (shape, dtype)."""
         got_shape, dtype = self.header(name)
         if dtype.kind not in kinds or (shape is not None and got_shape != tuple(shape)):
-            want = " or ".join({"f": "float", "i": "integer", "u": "unsigned", "b": "bool",
-                                "U": "text"}[k] for k in kinds)
+            want = {"f": "float", "iu": "integer", "u": "unsigned integer", "U": "text",
+                    "fiu": "numbers", "fiub": "numbers"}.get(kinds, kinds)
             where = f"of shape {tuple(shape)}" if shape is not None else "(any shape)"
             raise self.error(f"entry {name!r} holds {dtype} of shape {got_shape}; expected {want} "
                              f"{where}")

@@ -145,3 +145,24 @@ def npy_header(shape, descr: str = "<f8", fortran: bool = False) -> bytes:
     buf = io.BytesIO()
     np.lib.format.write_array_header_1_0(buf, {"descr": descr, "fortran_order": fortran, "shape": tuple(shape)})
     return buf.getvalue()
+
+
+class LinearPart:
+    """A frozen part for the cache tests (importable by the child too, so both compute the
+    same key): features = X.reshape(N, -1) @ W, one example -> (5,), float64."""
+
+    spec = "flatten -> linear"
+    output_shape = (5,)
+    dtype = "float64"
+
+    def __init__(self, seed: int = 0, d_in: int = 16):
+        import numpy as np
+        self.W = np.random.default_rng(seed).standard_normal((d_in, 5))
+        self.calls = 0
+
+    def state_dict(self):
+        return {"W": self.W}
+
+    def forward(self, X):
+        self.calls += 1
+        return X.reshape(len(X), -1) @ self.W
