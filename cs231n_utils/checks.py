@@ -374,9 +374,9 @@ class NpzReader:
                 raise self.error(f"entry {name!r} is encrypted")
             allowed = (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED) if allow_compressed else (zipfile.ZIP_STORED,)
             if info.compress_type not in allowed:
-                raise self.error(f"entry {name!r} uses compression method {info.compress_type}; "
-                                 f"only {'stored or deflated' if allow_compressed else 'uncompressed'} "
-                                 f"entries are read")
+                raise self.error(f"entry {name!r} is compressed (zip method {info.compress_type}); only "
+                                 f"{'stored or deflated' if allow_compressed else 'uncompressed'} entries "
+                                 f"are read")
             declared += info.file_size
             self._infos[name[:-4]] = info
         if declared > max_bytes:
