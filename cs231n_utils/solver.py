@@ -156,15 +156,18 @@ def random_shift(max_shift: int = 1, fill="edge") -> Callable:
 
 _REQUIRED = ("X_train", "y_train", "X_val", "y_val")
 
-# The hyper-parameters each built-in rule reads from optim_config ((low, high, high included)),
-# and the state it keeps per parameter (arrays of the parameter's shape, and the step count t).
-_HYPER = {"learning_rate": (0.0, math.inf, False), "momentum": (0.0, 1.0, False),
-          "decay_rate": (0.0, 1.0, False), "beta1": (0.0, 1.0, False), "beta2": (0.0, 1.0, False),
-          "epsilon": (0.0, math.inf, False)}
+# The range of each hyper-parameter (low, high, high included, low included), the ones each
+# built-in rule reads from optim_config, and the arrays of the parameter's shape it keeps.
+_HYPER = {"learning_rate": (0.0, math.inf, False, True), "momentum": (0.0, 1.0, False, True),
+          "decay_rate": (0.0, 1.0, False, True), "beta1": (0.0, 1.0, False, True),
+          "beta2": (0.0, 1.0, False, True), "epsilon": (0.0, math.inf, False, False)}
 _RULE_KEYS = {sgd: (("learning_rate",), ()),
               sgd_momentum: (("learning_rate", "momentum"), ("velocity",)),
               rmsprop: (("learning_rate", "decay_rate", "epsilon"), ("cache",)),
               adam: (("learning_rate", "beta1", "beta2", "epsilon"), ("m", "v"))}
+
+_ALIASES = {"lr": "learning_rate", "mu": "momentum", "eps": "epsilon", "decay": "decay_rate",
+            "beta_1": "beta1", "beta_2": "beta2", "rho": "decay_rate"}
 
 DIVERGENCE_FACTOR = 10.0   # a loss this many times the first one (at least 1.0) ...
 DIVERGENCE_PATIENCE = 3    # ... this many iterations in a row means training diverged
@@ -344,13 +347,13 @@ class Solver:
         known = _RULE_KEYS.get(self.update_rule)
         for key, value in config.items():
             if known is not None and key not in known[0]:
-                close = difflib.get_close_matches(str(key), known[0], n=1)
+                close = [_ALIASES[key]] if _ALIASES.get(key) in known[0] else \
+                    difflib.get_close_matches(str(key), known[0], n=1)
                 hint = f"did you mean {close[0]!r}? " if close else ""
                 raise ValueError(f"optim_config has the key {key!r}, which {self.update_rule_name} does "
                                  f"not use; {hint}its settings are {', '.join(known[0])}")
             if key in _HYPER:
-                low, high, high_ok = _HYPER[key]
-                config[key] = _number(value, f"optim_config[{key!r}]", low, high, high_ok)
+                config[key] = _number(value, f"optim_config[{key!r}]", *_HYPER[key])
         if "learning_rate" not in config:
             config["learning_rate"] = self._default_lr()
         return config
@@ -726,9 +729,8 @@ def read_checkpoint(path, solver: "Solver") -> dict:
             if value.ndim == 0:
                 value = value.item()
                 if key in _HYPER or key == "t":
-                    low, high, high_ok = _HYPER.get(key, (0, iteration, True))
                     try:
-                        value = _number(value, name, low, high, high_ok)
+                        value = _number(value, name, *_HYPER.get(key, (0, iteration, True, True)))
                     except (TypeError, ValueError) as exc:
                         raise npz.error(f"entry {name!r}: {exc}") from None
                     value = int(value) if key == "t" else value
