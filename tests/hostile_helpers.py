@@ -86,6 +86,14 @@ def run_cases(setup: str, cases: dict, *, limit: int = LIMIT_BYTES, case_seconds
     return results
 
 
+def run_table(setup: str, refused: dict, accepted: dict, **kw) -> dict:
+    """`run_cases` for a table of refused cases (name -> (code, *what to expect)) and one of
+    accepted cases (name -> code)."""
+    cases = {name: code for name, (code, *_) in refused.items()}
+    cases.update(accepted)
+    return run_cases(setup, cases, **kw)
+
+
 def assert_refused(result: dict, error: str, *fragments: str) -> None:
     """The case ended in `error` (the class or one of its bases, by name) with every fragment
     (case-insensitive) in its message, inside the child's limits."""

@@ -4,7 +4,7 @@ alarm (tests/hostile_helpers.py) and must end in a clear error of the expected t
 limit or the layer, never a MemoryError, a RecursionError, a hang or a crash."""
 import pytest
 
-from hostile_helpers import assert_ok, assert_refused, run_cases
+from hostile_helpers import assert_ok, assert_refused, run_table
 
 SETUP = """
 import numpy as np
@@ -106,9 +106,7 @@ ACCEPTED = {
 
 @pytest.fixture(scope="module")
 def results():
-    cases = {name: code for name, (code, *_) in REFUSED.items()}
-    cases.update(ACCEPTED)
-    return run_cases(SETUP, cases)
+    return run_table(SETUP, REFUSED, ACCEPTED)
 
 
 @pytest.mark.parametrize("name", list(REFUSED))
