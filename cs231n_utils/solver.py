@@ -218,7 +218,10 @@ def _features(X, name: str) -> np.ndarray:
     if not isinstance(X, np.ndarray) or X.dtype.kind not in "fiu" or X.ndim < 2:
         what = f"{X.dtype} array of shape {X.shape}" if isinstance(X, np.ndarray) else type(X).__name__
         raise TypeError(f"{name} must be a numeric array (N, ...) with one example per row, got {what}")
-    bad = X.size - np.count_nonzero(np.isfinite(X)) if X.dtype.kind == "f" else 0
+    bad = 0
+    if X.dtype.kind == "f":          # in slices: no bool copy of a whole large data set
+        bad = sum(X[i:i + 4096].size - np.count_nonzero(np.isfinite(X[i:i + 4096]))
+                  for i in range(0, len(X), 4096))
     if bad:
         raise ValueError(f"{name} holds {bad} NaN/inf value(s); training on them gives a NaN loss: "
                          f"clean or drop those examples first")
