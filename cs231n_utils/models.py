@@ -22,11 +22,10 @@ or more than `checks.MAX_ACTIVATION_BYTES` of layer outputs for one example.
 """
 from __future__ import annotations
 
+import math
 from collections import OrderedDict
 from collections.abc import Mapping
 from typing import Iterable, NamedTuple, Sequence
-
-import math
 
 import numpy as np
 
@@ -150,12 +149,14 @@ class Sequential:
                 layer.output_shape(shape)                    # shape errors first, then limits
                 param_bytes += layer.param_count(shape) * size
                 act_bytes += layer.activation_count(shape) * size
-                checks.check_limit(param_bytes, "MAX_PARAMETER_BYTES", f"the memory of the parameters up to this layer "
-                                   f"({self.dtype})", "use fewer filters or outputs, or pool before "
-                                   "the FC layers", unit="bytes")
-                checks.check_limit(act_bytes, "MAX_ACTIVATION_BYTES", f"the memory of the layer outputs for one "
-                                   f"example up to this layer ({self.dtype})", "use a smaller input, "
-                                   "fewer filters or pooling", unit="bytes")
+                checks.check_limit(param_bytes, "MAX_PARAMETER_BYTES",
+                                   f"the memory of the parameters up to this layer ({self.dtype})",
+                                   "use fewer filters or outputs, or pool before the FC layers",
+                                   unit="bytes")
+                checks.check_limit(act_bytes, "MAX_ACTIVATION_BYTES",
+                                   f"the memory of the layer outputs for one example up to this "
+                                   f"layer ({self.dtype})", "use a smaller input, fewer filters or "
+                                   "pooling", unit="bytes")
                 shape = layer.build(shape, rng, self.dtype)
             except ValueError as exc:
                 raise LayerBuildError(f"layer {i + 1} '{layer.name}' ({layer.describe()}) with input "

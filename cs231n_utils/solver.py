@@ -10,8 +10,10 @@ Update rules are plain functions, as in the CS231n assignments:
 
 `Solver(model, data, ...)` runs epochs of shuffled mini-batches on any model with
 `loss(X, y) -> (loss, grads)` and `params` (e.g. `models.Sequential`), keeps a history,
-remembers the parameters with the best validation accuracy, and can save/load checkpoints
-(.npz, read with allow_pickle=False, written atomically: temp file + os.replace).
+remembers the parameters with the best validation accuracy, stops a run whose loss diverges
+(`TrainingDiverged`, naming the likely cause), and saves/loads checkpoints (.npz written
+atomically: temp file + os.replace; a load checks every entry against the model before
+assigning anything, so a bad file changes nothing).
 
     solver = Solver(model, data, update_rule="adam", optim_config={"learning_rate": 1e-3},
                     num_epochs=10, batch_size=64, seed=0, progress=False)
