@@ -66,8 +66,21 @@ def suggest_fixes(size: int, filter_size: int, stride: int, pad: int = 0, dilati
     eff = effective_filter_size(filter_size, dilation)
     out = []
     limit = max_pad if max_pad is not None else max(eff, pad + stride)
-    for p in range(0, limit + 1):
-        if p != pad and size + 2 * p >= eff and (size + 2 * p - eff) % stride == 0:
+    # Paddings p that fit solve 2p = eff - size (mod stride): solved directly rather than by
+    # trying every p, so an absurd stride (10**12) answers at once.
+    need = eff - size
+    if stride % 2 == 0 and need % 2:
+        candidates = iter(())                      # 2p has the wrong parity: no padding fits
+    else:
+        period = stride // 2 if stride % 2 == 0 else stride
+        residue = (need // 2 if stride % 2 == 0 else need * pow(2, -1, stride)) % period if period > 1 else 0
+        first = max(0, -(-need // 2))               # smallest p with size + 2p >= eff
+        first += (residue - first) % period if period > 1 else 0
+        candidates = (first + k * period for k in range(3))
+    for p in candidates:
+        if p > limit:
+            break
+        if p != pad:
             out.append(f"pad={p}")
             if len(out) == 2:
                 break

@@ -1,6 +1,8 @@
 """Shape arithmetic: output sizes, the teaching errors, rounding modes and receptive fields."""
 import re
 
+from cs231n_utils import shapes
+
 import numpy as np
 import pytest
 
@@ -139,3 +141,29 @@ def test_conv_size_formula_is_the_one_formula_text():
         conv_output_size(7, 3, 3)
     with pytest.raises(ValueError, match=re.escape(conv_size_formula(5, 2, 2, pool=True))):
         pool_output_size(5, 2, 2)
+
+
+def _suggest_by_search(size, f, stride, pad=0, dil=1, max_pad=None):
+    """The definition suggest_fixes must agree with: try every padding in turn."""
+    eff = shapes.effective_filter_size(f, dil)
+    out = []
+    for p in range(0, (max_pad if max_pad is not None else max(eff, pad + stride)) + 1):
+        if p != pad and size + 2 * p >= eff and (size + 2 * p - eff) % stride == 0:
+            out.append(f"pad={p}")
+            if len(out) == 2:
+                break
+    if stride != 1 and size + 2 * pad >= eff:
+        out.append("stride=1")
+    return out
+
+
+def test_suggest_fixes_solves_for_the_padding_instead_of_searching():
+    import itertools
+    for size, f, stride, pad, dil, max_pad in itertools.product(
+            range(1, 12), range(1, 7), range(1, 8), range(0, 5), (1, 2), (None, 2)):
+        assert shapes.suggest_fixes(size, f, stride, pad, dil, max_pad) == \
+            _suggest_by_search(size, f, stride, pad, dil, max_pad), (size, f, stride, pad, dil, max_pad)
+    # absurd strides are answered from the formula (a search would take minutes):
+    # 8 + 2p - 3 = 999999999 at p = 499999997; an even stride never divides the odd 5 + 2p
+    assert shapes.suggest_fixes(8, 3, 999999999) == ["pad=499999997", "stride=1"]
+    assert shapes.suggest_fixes(8, 3, 10 ** 12) == ["stride=1"]
