@@ -150,9 +150,9 @@ def test_error_for_residual_and_concat_mismatch():
 
 
 def test_unknown_network_lists_the_available_ones():
-    with pytest.raises(ValueError, match="available: alexnet"):
-        summarize("lenet")
-    assert arch.available() == ["alexnet", "zfnet", "vgg16", "googlenet", "resnet18", "resnet50",
+    with pytest.raises(ValueError, match="available: lenet5, alexnet"):
+        summarize("lenet7")
+    assert arch.available() == ["lenet5", "alexnet", "zfnet", "vgg16", "googlenet", "resnet18", "resnet50",
                                 "resnet152", "mobilenet_v1", "mobilenet_v2", "shufflenet_v2_x1_0"]
     assert arch.spec("ResNet-50").name == "resnet50"
     with pytest.raises(KeyError, match="no layer"):
@@ -191,7 +191,7 @@ def test_text_and_html_show_totals_and_abbreviate_deep_nets():
     text = s.to_text()
     assert "60,192,808" in text and "11,513,626,624" in text
     assert "... 169 rows ..." in text
-    assert len(text.splitlines()) < 50
+    assert len(text.splitlines()) < 50 + len(s.rounding_notes())   # + one line per rounded row
     html = s._repr_html_()
     assert "60,192,808" in html and "<details>" in html and "layer3.35.conv2" in html
     assert html.count("<table") == 2  # stage table + the collapsible full table
@@ -213,7 +213,7 @@ def test_published_asset_and_table():
     table = {r["name"]: r for r in arch.published_table()}
     for name in TORCHVISION:
         assert table[name]["params_diff"] == 0
-        assert abs(table[name]["macs_diff_pct"]) < 2
+        assert abs(table[name]["macs_diff_pct"]) < 0.1     # 06 says "within 0.1%"
     assert table["zfnet"]["params_diff"] is None and table["zfnet"]["top1"] == 61.6
     assert arch.published_figures("vgg16")["params"] == 138_357_544
     assert arch.published_figures("zfnet")["source"].endswith("(paper)")

@@ -36,7 +36,7 @@ def accuracy_vs_cost(names: Sequence[str] | None = None, axes=None) -> dict:
 
     Shown in 06, section 8.
     """
-    names = list(names or arch.available())
+    names = list(names or arch.available("ImageNet"))
     info = arch.published()
     rows = []
     for n in names:
