@@ -72,9 +72,7 @@ def run_depth(data: dict, depth: int, residual: bool, *, seed: int = 0, learning
     data: dict with X_train, y_train, X_val, y_val (e.g. `load_digits_split(seed=0)`).
     Returns {"depth", "residual", "seed", "learning_rate", "params", "train_loss", "train_err",
     "val_err"} (lists of `epochs` floats). `on_epoch(epoch)` is called after each epoch (e.g. to
-    advance a progress bar).
-
-    Shown in 06, section 6.
+    advance a progress bar). Used by scripts/degradation.py.
     """
     from .solver import Solver
 

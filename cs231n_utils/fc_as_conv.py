@@ -48,7 +48,7 @@ def convolutionalize(net) -> NetSpec:
     following ones 1x1 convs. AdaptiveAvgPool layers are dropped, so a larger input gives a map of
     scores instead of being pooled back to the design size.
 
-    Shown in 06, section 10.
+    Shown in 06, section 11.
     """
     from .architectures import spec, summarize
 
@@ -87,7 +87,7 @@ def sliding_comparison(name: str = "vgg16", image_size: int = 384) -> dict:
     (shape of the output), "macs_one_pass", "macs_per_crop", "macs_all_crops", "saving"
     (all crops / one pass)}.
 
-    Shown in 06, section 10.
+    Shown in 06, section 11.
     """
     from .architectures import spec, summarize
 
@@ -115,7 +115,7 @@ class TinyNet:
     twice over, e.g. 18 -> 16 -> 8 -> 6 -> 3). `scores(x)` runs the FC version on crops,
     `score_map(x)` the converted version on any larger image.
 
-    Shown in 06, section 10.
+    Shown in 06, section 11.
     """
     channels: int = 3
     width: int = 4

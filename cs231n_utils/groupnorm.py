@@ -33,8 +33,7 @@ class GroupNorm(_FunctionPair):
     """Group normalisation layer: (C, H, W) -> same shape; `groups` must divide C.
 
     Parameters gamma, beta (C,); no running averages (train and test mode are identical).
-
-    Shown in 04, section 4.
+    Used by `norm_net` (scripts/groupnorm_batch.py).
     """
 
     kind = "GN"
@@ -120,9 +119,7 @@ def run_norm(data: dict, norm: str, batch_size: int, *, seed: int = 0, base_lr: 
     """Train `norm_net(norm)` with SGD + momentum on mini-batches of `batch_size`, learning rate
     base_lr * batch_size / 32 (the linear scaling rule Wu & He use), for `epochs` epochs.
     Records the validation error after every epoch (test mode: BN uses its running averages).
-    Returns {"norm", "batch_size", "seed", "learning_rate", "val_err"}.
-
-    Shown in 04, section 4.
+    Returns {"norm", "batch_size", "seed", "learning_rate", "val_err"}. Used by scripts/groupnorm_batch.py.
     """
     from .solver import Solver
 

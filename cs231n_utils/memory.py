@@ -92,6 +92,10 @@ class MemoryBudget:
         return Table(("what", "values", "memory"), rows, align="lrr",
                      total=("total", f"{self.total_values:,}", _gib(self.total_bytes)))
 
+    def __repr__(self) -> str:
+        return (f"MemoryBudget({self.network!r}, batch {self.batch_size}, {self.optimizer}: "
+                f"{self.total_values:,} values = {_gib(self.total_bytes)})")
+
     def to_text(self) -> str:
         return (f"{self.network}, batch {self.batch_size}, {self.optimizer}, "
                 f"{self.bytes_per_value} bytes per value\n" + self.table().to_text())
@@ -125,7 +129,7 @@ def training_memory(net, batch_size: int, optimizer: str = "momentum", bytes_per
     `batch_size` images with `optimizer` ("sgd", "momentum", "adam", ...; see OPTIMIZER_COPIES),
     at `bytes_per_value` bytes per number (4 for float32, 8 for float64, 2 for float16).
 
-    Shown in 06, section 9.
+    Shown in 06, section 10.
     """
     batch_size = check_int(batch_size, "batch_size", 1)
     bytes_per_value = check_int(bytes_per_value, "bytes_per_value", 1)
@@ -142,9 +146,7 @@ def training_memory(net, batch_size: int, optimizer: str = "momentum", bytes_per
 def max_batch_size(net, budget_bytes: int, optimizer: str = "momentum", bytes_per_value: int = 4,
                    input_shape=None) -> int:
     """The largest batch size whose `training_memory` fits in `budget_bytes` (0 if the
-    parameters alone do not fit).
-
-    Shown in 06, section 9.
+    parameters alone do not fit). Used by `plotting.architectures.memory_vs_batch`.
     """
     if not budget_bytes > 0:
         raise ValueError(f"budget_bytes must be > 0, got {budget_bytes} (e.g. 16 * memory.GiB)")

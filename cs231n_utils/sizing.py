@@ -79,6 +79,10 @@ class RulesReport:
                 f"{c['variant']} use the 3x3/2 pool variant, {c['first layer']} first-layer compromise, "
                 f"{c['breaks']} break them; {len(self.rounded)} output sizes rounded")
 
+    def __repr__(self) -> str:
+        c = self.counts()
+        return f"RulesReport({self.name!r}: {len(self.checks)} layers, {c['breaks']} break the rules)"
+
     def to_text(self, verdicts=VERDICTS) -> str:
         return self.summary_line() + "\n" + self.table(verdicts).to_text()
 

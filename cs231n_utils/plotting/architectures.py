@@ -1,4 +1,5 @@
-"""Figures for 06_architectures: accuracy vs cost, per-layer cost profiles, loss curves.
+"""Figures for 06_architectures: accuracy vs cost, per-layer cost profiles, the degradation curves,
+ResNet's padded max pool and training memory against the batch size.
 
 Every function draws on the given axes (or a new small figure) and returns the data it drew,
 so the tests can check the numbers without looking at pixels.
@@ -12,7 +13,7 @@ import numpy as np
 from .. import architectures as arch
 from . import _readable as R
 
-__all__ = ["accuracy_vs_cost", "layer_profile", "loss_curves", "degradation_curves",
+__all__ = ["accuracy_vs_cost", "layer_profile", "degradation_curves",
            "padded_max_pool", "memory_vs_batch"]
 
 
@@ -121,25 +122,6 @@ def layer_profile(summary: "arch.NetSummary", axes=None, skip_kinds: Sequence[st
     return data
 
 
-def loss_curves(curves: Mapping[str, Sequence[float]], ax=None, ylabel: str = "training loss",
-                title: str = "", xlabel: str = "epoch") -> dict:
-    """One line per labelled curve (e.g. plain vs residual), x = 1, 2, ... Returns {label: np.array}.
-
-    Shown in 06, section 6.
-    """
-    ax = _axes(ax)
-    data = {label: np.asarray(values, dtype=float) for label, values in curves.items()}
-    for label, values in data.items():
-        ax.plot(np.arange(1, len(values) + 1), values, label=label)
-    ax.set_xlabel(xlabel)
-    ax.set_ylabel(ylabel)
-    if title:
-        ax.set_title(title)
-    ax.legend(fontsize=R.MIN_FONT)
-    ax.grid(alpha=0.3)
-    return data
-
-
 def degradation_curves(results: Mapping, key: str = "train_err", axes=None) -> dict:
     """Per configuration of `degradation.load_results()`: the mean over seeds of `key` ("train_err",
     "val_err" or "train_loss") after each epoch, with a band from the lowest to the highest seed.
@@ -172,20 +154,22 @@ def degradation_curves(results: Mapping, key: str = "train_err", axes=None) -> d
     return out
 
 
-def padded_max_pool(x: np.ndarray, size: int = 3, stride: int = 2, pad: int = 1, axes=None) -> dict:
+def padded_max_pool(x: np.ndarray, size: int = 3, stride: int = 2, pad: int = 1, axes=None,
+                    draw: bool = True) -> dict:
     """ResNet's max pool (3x3, stride 2, pad 1) on a small map x (H, W), drawn as numbers: the input
     padded with -inf (what frameworks do), the output, and the output with zero padding instead.
 
     Returns {"padded": (H+2p, W+2p) with -inf border, "out": pooled with -inf padding,
     "out_zero_pad": pooled with zero padding, "size_note": the output-size formula}. The
     output size is floor((W + 2P - F)/S) + 1, as in `shapes.conv_output_size(..., rounding="floor")`.
+    draw=False only computes.
 
     Shown in 06, section 6.
     """
     from numpy.lib.stride_tricks import sliding_window_view
 
     from ..netspec import rounding_note
-    from ..shapes import conv_output_size
+    from ..shapes import conv_output_size, conv_size_formula
 
     x = np.asarray(x, dtype=np.float64)
     if x.ndim != 2:
@@ -200,7 +184,10 @@ def padded_max_pool(x: np.ndarray, size: int = 3, stride: int = 2, pad: int = 1,
     expected = conv_output_size(H, size, stride, pad, rounding="floor")
     if out.shape[0] != expected:
         raise AssertionError(f"pooled size {out.shape[0]} != formula {expected}")
-    note = rounding_note(H, size, stride, pad, 1, "floor") or f"{H} -> {expected} (exact)"
+    note = rounding_note(H, size, stride, pad, 1, "floor") or conv_size_formula(H, size, stride, pad)
+    result = {"padded": padded, "out": out, "out_zero_pad": out_zero, "size_note": note}
+    if not draw:
+        return result
     if axes is None:
         _, axes = R.figure(1, 3, figsize=(12, 4.2), gridspec_kw={"width_ratios": [padded.shape[1], out.shape[1], out.shape[1]]})
     a0, a1, a2 = np.ravel(axes)[:3]
@@ -211,7 +198,7 @@ def padded_max_pool(x: np.ndarray, size: int = 3, stride: int = 2, pad: int = 1,
         a0.text(j, i, "-inf" if np.isinf(v) else f"{v:.0f}", ha="center", va="center", fontsize=R.MIN_FONT)
     R.matrix_panel(a1, out, vmax=vmax, numbers=True, fmt="{:.0f}", colorbar=False, title="max pool, -inf padding")
     R.matrix_panel(a2, out_zero, vmax=vmax, numbers=True, fmt="{:.0f}", title="max pool, zero padding")
-    return {"padded": padded, "out": out, "out_zero_pad": out_zero, "size_note": note}
+    return result
 
 
 def memory_vs_batch(names: Sequence[str] = ("alexnet", "vgg16", "resnet50", "mobilenet_v2"),
@@ -221,7 +208,7 @@ def memory_vs_batch(names: Sequence[str] = ("alexnet", "vgg16", "resnet50", "mob
     with horizontal lines at GPU memory sizes. Returns {"batch_sizes", name: array of GiB, ...,
     "max_batch": {name: {budget: largest batch}}}.
 
-    Shown in 06, section 9.
+    Shown in 06, section 10.
     """
     from ..memory import GiB, max_batch_size, training_memory
 
