@@ -14,7 +14,7 @@ import math
 from pathlib import Path
 from typing import Callable
 
-__all__ = ["read_results", "check_runs", "MAX_BYTES"]
+__all__ = ["read_results", "write_results", "check_runs", "MAX_BYTES"]
 
 MAX_BYTES = 2_000_000
 
@@ -71,3 +71,15 @@ def check_runs(data, keys: tuple, length: int, unit_interval: tuple = ()) -> dic
                 if key in unit_interval and not all(0.0 <= x <= 1.0 for x in series):
                     raise ValueError(f"{label}: {key} must lie in [0, 1]")
     return data
+
+
+def write_results(path, result: dict, check: Callable[[dict], dict]) -> int:
+    """Check `result` as a reader would (after a JSON round trip), then write it to `path`
+    atomically (indented UTF-8 JSON). Returns the number of bytes written."""
+    from .paths import atomic_write
+
+    text = json.dumps(result, indent=1) + "\n"
+    check(json.loads(text))
+    with atomic_write(path) as f:
+        f.write(text.encode("utf-8"))
+    return len(text.encode("utf-8"))

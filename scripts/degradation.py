@@ -35,7 +35,6 @@ for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(_var, "1")
 
 import argparse  # noqa: E402
-import json  # noqa: E402
 import sys  # noqa: E402
 import time  # noqa: E402
 from pathlib import Path  # noqa: E402
@@ -48,7 +47,7 @@ import numpy as np  # noqa: E402
 
 from cs231n_utils import degradation  # noqa: E402
 from cs231n_utils.data import load_digits_split  # noqa: E402
-from cs231n_utils.paths import atomic_write  # noqa: E402
+from cs231n_utils.results import write_results  # noqa: E402
 
 CONFIGS = [{"label": "plain-18", "depth": 18, "residual": False},
            {"label": "plain-34", "depth": 34, "residual": False},
@@ -115,10 +114,8 @@ def main(argv=None) -> int:
         "lr_search": lr_search,
         "runs": runs,
     }
-    degradation._check_results(json.loads(json.dumps(result)))
-    with atomic_write(args.out) as f:
-        f.write((json.dumps(result, indent=1) + "\n").encode("utf-8"))
-    print(f"wrote {args.out} ({args.out.stat().st_size:,} bytes) in {time.perf_counter() - start:.0f} s")
+    size = write_results(args.out, result, degradation._check_results)
+    print(f"wrote {args.out} ({size:,} bytes) in {time.perf_counter() - start:.0f} s")
     return 0
 
 

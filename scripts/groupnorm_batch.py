@@ -30,7 +30,6 @@ for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(_var, "1")
 
 import argparse  # noqa: E402
-import json  # noqa: E402
 import sys  # noqa: E402
 import time  # noqa: E402
 from pathlib import Path  # noqa: E402
@@ -43,7 +42,7 @@ import numpy as np  # noqa: E402
 
 from cs231n_utils import groupnorm  # noqa: E402
 from cs231n_utils.data import load_digits_split  # noqa: E402
-from cs231n_utils.paths import atomic_write  # noqa: E402
+from cs231n_utils.results import write_results  # noqa: E402
 
 BATCH_SIZES = (2, 4, 8, 16, 32)
 BASE_LRS = (0.05, 0.1, 0.2)
@@ -103,10 +102,8 @@ def main(argv=None) -> int:
         "runs": runs,
         "published": PUBLISHED,
     }
-    groupnorm._check_results(json.loads(json.dumps(result)))
-    with atomic_write(args.out) as f:
-        f.write((json.dumps(result, indent=1) + "\n").encode("utf-8"))
-    print(f"wrote {args.out} ({args.out.stat().st_size:,} bytes) in {time.perf_counter() - start:.0f} s")
+    size = write_results(args.out, result, groupnorm._check_results)
+    print(f"wrote {args.out} ({size:,} bytes) in {time.perf_counter() - start:.0f} s")
     return 0
 
 
