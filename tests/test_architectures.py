@@ -305,11 +305,11 @@ def test_new_figures_return_what_they_draw():
     import matplotlib.pyplot as plt
 
     from cs231n_utils import degradation
-    from cs231n_utils.plotting import _readable as R
+    from cs231n_utils.plotting import style
     from cs231n_utils.plotting import architectures as parch
 
     data = parch.accuracy_vs_cost()
-    assert R.overlapping_texts(plt.gcf()) == []                  # no label runs into another
+    assert style.figure_problems(plt.gcf()) == []                # no label runs into another
     assert "lenet5" not in data["names"]
     x = np.array([[-3, -5, 2], [-2, -7, 6], [5, 0, -2]], dtype=float)
     pool = parch.padded_max_pool(x)

@@ -203,8 +203,8 @@ def test_plot_ilsvrc_returns_what_it_draws():
     assert len(human_lines) == 1
     # labels never sit on the human line: every label starts above it, and none overlap
     assert all(y > data["human"] + 0.4 for y in data["label_y"])
-    from cs231n_utils.plotting import _readable as R
-    assert R.overlapping_texts(plt.gcf()) == []
+    from cs231n_utils.plotting import style
+    assert style.figure_problems(plt.gcf()) == []
     plt.gcf().canvas.draw()
     line_y = ax.transData.transform((2010, 5.1))[1]
     for t in ax.texts:
@@ -220,16 +220,16 @@ def test_plot_ilsvrc_on_given_axes_without_runner_up():
 
 
 def test_plot_kernels_returns_stack_on_one_scale_with_readable_cells():
-    from cs231n_utils.plotting import _readable as R
+    from cs231n_utils.plotting import style
     ks = [gabor_kernel(15, t, 6, 3, gamma=0.5) for t in (0, 30, 60, 90, 120, 150)]
     data = hplot.plot_kernels(ks, [str(t) for t in range(6)])
     assert data["kernels"].shape == (6, 15, 15)
     assert np.array_equal(data["kernels"][1], ks[1])
     assert data["vmax"] == max(float(np.abs(k).max()) for k in ks)      # one shared colour scale
     fig = plt.gcf()
-    assert all(R.cell_pixels(ax, (15, 15)) >= 24 for ax in fig.axes[:6])  # readable cells
+    assert all(style.cell_size_px(ax, 15, 15) >= style.MIN_CELL_PX for ax in fig.axes[:6])  # readable cells
     assert len(fig.axes) == 7 and fig.axes[-1].get_ylabel() == "weight"   # + the colorbar
-    assert fig.axes[0].images[0].get_cmap().name == R.SIGNED_CMAP
+    assert fig.axes[0].images[0].get_cmap().name == style.SIGNED_CMAP
     grey = hplot.plot_kernels(ks[:2], ["a", "b"], signed=False)
     assert plt.gcf().axes[0].images[0].get_cmap().name == "gray" and grey["vmax"] > 0
     with pytest.raises(ValueError, match="2 titles for 3 kernels"):

@@ -131,9 +131,9 @@ def test_norm_groups_and_the_axes_figure():
         nplot.norm_groups("weight", 2, 4)
     masks = nplot.plot_norm_axes(N=4, C=8, groups=2)
     assert {k: int(v.sum()) for k, v in masks.items()} == {"batch": 4, "layer": 8, "instance": 1, "group": 4}
-    from cs231n_utils.plotting import _readable as R
+    from cs231n_utils.plotting import style
     plt.gcf().tight_layout()
-    assert R.overlapping_texts(plt.gcf()) == []
+    assert style.figure_problems(plt.gcf()) == []
 
 
 def test_batch_dependence_and_norm_vs_batch_figures():

@@ -230,5 +230,5 @@ def memory_vs_batch(names: Sequence[str] = ("alexnet", "vgg16", "resnet50", "mob
     ax.set_ylabel(f"training memory, GiB ({optimizer})")
     ax.set_title("memory to train one mini-batch (float32)")
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=R.MIN_FONT, loc="upper left")
+    ax.legend(fontsize=R.MIN_FONT, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     return data
