@@ -17,7 +17,15 @@ One idea per module (import what you need, nothing is loaded at import time):
 - `pattern`         the lecture's pattern text ("INPUT -> [CONV3-16 -> RELU]*2 -> FC-10") -> a model
 - `solver`          SGD / momentum / Adam training with history and checkpoints
 - `data`            digits (bundled with scikit-learn) and a safe CIFAR-10 loader
-- `architectures`   per-layer calculators for AlexNet ... ShuffleNet
+- `netspec`         the spec language of `architectures` (ConvSpec, Pool, ...) and its cost walker
+- `architectures`   per-layer calculators for LeNet-5, AlexNet ... ShuffleNet
+- `sizing`          the notes' layer-sizing rules, checked layer by layer on a real net
+- `memory`          training memory budget: activations, gradients, parameters, optimizer state
+- `fc_as_conv`      fully connected layers as convolutions: one pass over a bigger image
+- `degradation`     plain vs residual nets of growing depth (the degradation problem)
+- `groupnorm`       group normalisation as a layer; batch norm vs group norm across batch sizes
+- `results`         small JSON result files written by scripts/, read with limits
+- `progress`        a text progress bar whose stored output nbval can compare
 - `transfer`        pretrained weights, frozen parts, the transfer-learning experiments
 - `feature_cache`   the disk cache of frozen features (keys, stale and corrupt files)
 - `history`         the CNN timeline and ImageNet results (data for 01_history)
@@ -38,7 +46,8 @@ __version__ = "0.1.0"
 
 _SUBMODULES = ("paths", "shapes", "checks", "layers", "fast_layers", "fast_conv", "winograd", "fast_pool",
                "parallel", "gradient_check", "layer_objects",
-               "models", "pattern", "solver", "data", "architectures", "transfer", "feature_cache",
+               "models", "pattern", "solver", "data", "netspec", "architectures", "sizing", "memory",
+               "fc_as_conv", "degradation", "groupnorm", "results", "progress", "transfer", "feature_cache",
                "history", "filters", "tables", "plotting", "explorers", "widgets", "training_view",
                "exercises", "i18n")
 

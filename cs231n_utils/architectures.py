@@ -1,9 +1,10 @@
 """Per-layer calculators for the classic ConvNets (经典卷积网络): AlexNet ... ShuffleNet.
 
 Every network is written down as a short declarative *spec* (a list of `ConvSpec`, `Pool`,
-`Linear`, `Concat`, `ResidualSpec` ... objects; the trainable layers with similar names live in
-`layer_objects`). `summarize(name)` walks the spec with the shape
-arithmetic of `cs231n_utils.shapes` and returns one row per layer:
+`Linear`, `Concat`, `ResidualSpec` ... objects from `netspec`, re-exported here; the trainable
+layers with similar names live in `layer_objects`). `summarize(name)` walks the spec with the
+shape arithmetic of `cs231n_utils.shapes` (floor mode unless a layer says otherwise, every
+rounded row marked) and returns one row per layer:
 
     name, kind, output shape (C, H, W), parameters, multiply-adds (MACs), activation bytes
 
@@ -31,399 +32,32 @@ published counts exactly. MobileNet v1 and ZFNet follow their papers. `published
 """
 from __future__ import annotations
 
-import html
-import math
-from dataclasses import dataclass, field
 from typing import Sequence, Union
 
-from .checks import check_int
-from .shapes import conv_output_size, pool_output_size
-from .tables import Table, shape_text
+from .netspec import (AdaptiveAvgPool, Concat, ConvSpec, Linear, NetSpec, NetSummary, Pool,
+                      ResidualSpec, Row, _check_shape, _conv_cost, conv_layer_cost, walk)
 
 __all__ = ["ConvSpec", "Pool", "AdaptiveAvgPool", "Linear", "Concat", "ResidualSpec", "NetSpec",
            "Row", "NetSummary", "conv_layer_cost", "summarize", "spec", "available",
            "published", "published_figures", "vgg16_cs231n_breakdown", "inception_module_cost",
            "separable_conv_cost", "published_table"]
 
-_BYTES_PER_VALUE = 4  # float32
-
-# ----------------------------------------------------------------------------- layer specs
-@dataclass(frozen=True)
-class ConvSpec:
-    """A convolution (卷积层), optionally followed by batch norm (and a ReLU, which is free).
-
-    out_channels: number of filters; kernel: filter size K (square); stride, pad, dilation as
-    in `shapes.conv_output_size`; groups G (G = in_channels is a depthwise conv, 逐通道卷积);
-    bias: whether the conv has its own bias; bn: a batch-norm layer follows (2 * out_channels
-    parameters); rounding: "exact" / "floor" / "ceil" (None = the network's default).
-    """
-    name: str
-    out_channels: int
-    kernel: int
-    stride: int = 1
-    pad: int = 0
-    bias: bool = True
-    bn: bool = False
-    groups: int = 1
-    dilation: int = 1
-    rounding: str | None = None
-
-
-@dataclass(frozen=True)
-class Pool:
-    """Max or average pooling (池化层) with window `kernel`, `stride` (default = kernel), `pad`."""
-    name: str
-    kernel: int
-    stride: int | None = None
-    pad: int = 0
-    mode: str = "max"
-    rounding: str | None = None
-
-
-@dataclass(frozen=True)
-class AdaptiveAvgPool:
-    """Average pooling to a fixed `output_size` x `output_size` grid (1 = global average pooling,
-    全局平均池化). When the input already has that size it is the identity and adds no row."""
-    name: str
-    output_size: int = 1
-
-
-@dataclass(frozen=True)
-class Linear:
-    """Fully connected layer (全连接层): flattens its input, then n_in -> out_features.
-
-    `in_features`, when given, is checked against the flattened input so that a spec built for
-    another input size fails with a message naming this layer instead of silently growing.
-    """
-    name: str
-    out_features: int
-    bias: bool = True
-    in_features: int | None = None
-
-
-@dataclass(frozen=True)
-class Concat:
-    """Parallel branches whose outputs are stacked along the channel axis (Inception, ShuffleNet).
-
-    branches: one tuple of layers per branch (an empty tuple is the identity).
-    split:    the input's channels are split evenly between the branches instead of each branch
-              seeing all of them (ShuffleNet v2's channel split).
-    shuffle:  groups for a channel shuffle (通道混洗) after the concatenation (0 = none).
-    """
-    name: str
-    branches: tuple
-    split: bool = False
-    shuffle: int = 0
-
-
-@dataclass(frozen=True)
-class ResidualSpec:
-    """y = body(x) + shortcut(x) (残差连接). An empty `shortcut` is the identity."""
-    name: str
-    body: tuple
-    shortcut: tuple = ()
-
-
-@dataclass(frozen=True)
-class NetSpec:
-    """A whole network: a name, its stages (group name, layers) and the default rounding."""
-    name: str
-    stages: tuple  # ((group name, (layer, ...)), ...)
-    rounding: str = "floor"
-    source: str = ""
-
-
-# ----------------------------------------------------------------------------- results
-@dataclass(frozen=True)
-class Row:
-    """One layer of a summary. `output_shape` is (C, H, W) or (F,)."""
-    name: str
-    kind: str
-    output_shape: tuple
-    params: int
-    macs: int
-    activation_bytes: int
-    group: str = ""
-
-    @property
-    def activations(self) -> int:
-        """Number of output values."""
-        return math.prod(self.output_shape)
-
-
-def _mb(nbytes: int) -> str:
-    return f"{nbytes / 1e6:.1f} MB"  # decimal megabytes, 1 MB = 10^6 bytes
-
-
-@dataclass
-class NetSummary:
-    """Per-layer rows and totals of one network.
-
-    rows: list of `Row`; total_params, total_macs, total_activation_bytes: ints (the input
-    image's bytes are included in the activations, as in CS231n's VGG table).
-    """
-    name: str
-    input_shape: tuple
-    rows: list = field(default_factory=list)
-    note: str = ""
-
-    @property
-    def total_params(self) -> int:
-        return sum(r.params for r in self.rows)
-
-    @property
-    def total_macs(self) -> int:
-        return sum(r.macs for r in self.rows)
-
-    @property
-    def total_activation_bytes(self) -> int:
-        return sum(r.activation_bytes for r in self.rows)
-
-    @property
-    def total_activations(self) -> int:
-        return sum(r.activations for r in self.rows)
-
-    @property
-    def output_shape(self) -> tuple:
-        return self.rows[-1].output_shape
-
-    def __len__(self) -> int:
-        return len(self.rows)
-
-    def __repr__(self) -> str:
-        return (f"NetSummary({self.name!r}: {len(self.rows)} rows, {self.total_params:,} params, "
-                f"{self.total_macs / 1e9:.3f} GMACs, {_mb(self.total_activation_bytes)} activations)")
-
-    def row(self, name: str) -> Row:
-        """The row called `name` (KeyError listing similar names if absent)."""
-        for r in self.rows:
-            if r.name == name:
-                return r
-        close = [r.name for r in self.rows if name.split(".")[0] in r.name][:5]
-        raise KeyError(f"{self.name} has no layer {name!r}" + (f"; similar: {close}" if close else ""))
-
-    def groups(self) -> list[dict]:
-        """Stage-level totals: one dict per group (name, rows, output shape, params, macs, bytes)."""
-        out: list[dict] = []
-        for r in self.rows:
-            if not out or out[-1]["group"] != r.group:
-                out.append({"group": r.group, "rows": 0, "params": 0, "macs": 0,
-                            "activation_bytes": 0, "output_shape": r.output_shape})
-            g = out[-1]
-            g["rows"] += 1
-            for key in ("params", "macs", "activation_bytes"):
-                g[key] += getattr(r, key)
-            g["output_shape"] = r.output_shape
-        return out
-
-    def totals_line(self) -> str:
-        return (f"total: {self.total_params:,} params, {self.total_macs:,} MACs "
-                f"({self.total_macs / 1e9:.3f} G), activations {self.total_activations:,} values "
-                f"= {_mb(self.total_activation_bytes)} per image (float32)")
-
-    # -- tables -----------------------------------------------------------------
-    _HEADER = ("layer", "kind", "output", "params", "MACs", "memory")
-
-    def _total(self) -> tuple:
-        return ("total", "", shape_text(self.output_shape), f"{self.total_params:,}",
-                f"{self.total_macs:,}", _mb(self.total_activation_bytes))
-
-    def table(self) -> Table:
-        """One row per layer and a total row, as a `tables.Table`."""
-        rows = [(r.name, r.kind, shape_text(r.output_shape), f"{r.params:,}", f"{r.macs:,}",
-                 _mb(r.activation_bytes)) for r in self.rows]
-        return Table(self._HEADER, rows, align="llrrrr", total=self._total(), notes=(self.totals_line(),))
-
-    def stage_table(self) -> Table:
-        """One row per group of layers (stage) and a total row, as a `tables.Table`."""
-        rows = [(g["group"], str(g["rows"]), shape_text(g["output_shape"]), f"{g['params']:,}",
-                 f"{g['macs']:,}", _mb(g["activation_bytes"])) for g in self.groups()]
-        return Table(("stage", "layers") + self._HEADER[2:], rows, align="lrrrrr", total=self._total())
-
-    def to_text(self, max_rows: int | None = 40) -> str:
-        """A fixed-width table. With more than `max_rows` rows, show the first and last
-        max_rows // 2 rows and a "... k rows ..." line in between (None = all rows)."""
-        return f"{self.name} on input {shape_text(self.input_shape)}\n" + self.table().to_text(max_rows)
-
-    def __str__(self) -> str:
-        return self.to_text()
-
-    def to_html(self, max_rows: int = 40) -> str:
-        """HTML for the notebook: the full table for short nets; for deep nets a stage-level
-        table plus the full per-layer table inside a collapsible <details> element."""
-        title = (f"<p><b>{html.escape(self.name)}</b> on input {shape_text(self.input_shape)}: "
-                 f"{self.total_params:,} parameters, {self.total_macs / 1e9:.3f} GMACs, "
-                 f"{_mb(self.total_activation_bytes)} of activations per image</p>")
-        if len(self.rows) <= max_rows:
-            return title + self.table().to_html()
-        full = (f"<details><summary>all {len(self.rows)} layers of {html.escape(self.name)}</summary>"
-                f"{self.table().to_html()}</details>")
-        return title + self.stage_table().to_html() + full
-
-    def _repr_html_(self) -> str:
-        return self.to_html()
-
-
-# ----------------------------------------------------------------------------- cost of one conv
-def _check_shape(input_shape) -> tuple:
-    try:
-        shape = tuple(int(v) for v in input_shape)
-    except TypeError:
-        raise TypeError(f"input_shape must be a tuple (C, H, W), got {input_shape!r}") from None
-    if len(shape) != 3 or min(shape) < 1:
-        raise ValueError(f"input_shape must be (C, H, W) with positive sizes, got {input_shape!r}")
-    return shape
-
-
-def _conv_cost(shape, out_channels, kernel, stride, pad, bias, groups, dilation, rounding, bn=False):
-    c, h, w = shape
-    if out_channels < 1:
-        raise ValueError(f"num_filters must be >= 1, got {out_channels}")
-    if groups < 1 or c % groups or out_channels % groups:
-        raise ValueError(f"groups={groups} must divide both the input channels ({c}) and the "
-                         f"number of filters ({out_channels}); e.g. groups=1 or groups={math.gcd(c, out_channels)}")
-    ho = conv_output_size(h, kernel, stride, pad, dilation, rounding)
-    wo = conv_output_size(w, kernel, stride, pad, dilation, rounding) if w != h else ho
-    per_filter = (c // groups) * kernel * kernel
-    params = out_channels * per_filter + (out_channels if bias else 0) + (2 * out_channels if bn else 0)
-    macs = out_channels * ho * wo * per_filter
-    return (out_channels, ho, wo), params, macs
-
-
-def conv_layer_cost(input_shape, num_filters, filter_size, stride=1, pad=0, bias=True, groups=1,
-                    dilation=1):
-    """Output shape, parameter count and multiply-adds of one convolution layer.
-
-    input_shape: (C, H, W); num_filters: F; filter_size: K (square K x K filters);
-    stride S, zero padding P on each side, dilation D; groups G splits the C input channels and
-    the F filters into G groups (G = C = F is a depthwise convolution).
-
-    Returns (out_shape, params, macs) with
-        out_shape = (F, H', W'),  H' = (H + 2P - D*(K-1) - 1)/S + 1  (must be an integer)
-        params    = F * (C/G) * K * K  + F (if bias)
-        macs      = F * H' * W' * (C/G) * K * K
-    Raises ValueError (from `shapes.conv_output_size`) when the setting does not fit, or when G
-    does not divide C and F.
-
-    >>> conv_layer_cost((3, 32, 32), 10, 5, stride=1, pad=2)
-    ((10, 32, 32), 760, 768000)
-
-    Shown in 06, section 1.
-    """
-    shape = _check_shape(input_shape)
-    for name, value in (("num_filters", num_filters), ("filter_size", filter_size), ("stride", stride),
-                        ("pad", pad), ("groups", groups), ("dilation", dilation)):
-        check_int(value, name)       # the bounds are checked with the formula by _conv_cost
-    return _conv_cost(shape, num_filters, filter_size, stride, pad, bool(bias), groups, dilation, "exact")
-
-
-# ----------------------------------------------------------------------------- the walker
-def _kind_of_conv(layer: ConvSpec, c_in: int) -> str:
-    if layer.groups == 1:
-        base = "conv"
-    elif layer.groups == c_in == layer.out_channels:
-        base = "dwconv"
-    else:
-        base = "gconv"
-    return base + ("+bn" if layer.bn else "")
-
-
-class _Walker:
-    def __init__(self, rounding: str, biases: bool):
-        self.rounding = rounding
-        self.biases = biases
-        self.rows: list[Row] = []
-
-    def add(self, name, kind, shape, params, macs, group):
-        self.rows.append(Row(name, kind, tuple(shape), int(params), int(macs),
-                             int(math.prod(shape)) * _BYTES_PER_VALUE, group))
-
-    def walk(self, layers, shape, prefix, group):
-        for layer in layers:
-            shape = self.layer(layer, shape, prefix, group)
-        return shape
-
-    def layer(self, layer, shape, prefix, group):
-        name = prefix + layer.name
-        try:
-            return self._layer(layer, shape, name, group)
-        except (ValueError, TypeError) as exc:
-            msg = str(exc)
-            if msg.startswith("layer "):
-                raise type(exc)(msg) from None
-            where = shape_text(shape)
-            raise type(exc)(f"layer {name!r} ({type(layer).__name__}) on input {where}: {msg}") from None
-
-    def _layer(self, layer, shape, name, group):
-        if isinstance(layer, (ConvSpec, Pool, AdaptiveAvgPool, Concat)) and len(shape) != 3:
-            raise ValueError(f"a {type(layer).__name__} layer needs a (C, H, W) input, got {shape}")
-        if isinstance(layer, ConvSpec):
-            out, params, macs = _conv_cost(shape, layer.out_channels, layer.kernel, layer.stride,
-                                           layer.pad, layer.bias and self.biases, layer.groups,
-                                           layer.dilation, layer.rounding or self.rounding, layer.bn)
-            self.add(name, _kind_of_conv(layer, shape[0]), out, params, macs, group)
-            return out
-        if isinstance(layer, Pool):
-            rounding = layer.rounding or self.rounding
-            c, h, w = shape
-            ho = pool_output_size(h, layer.kernel, layer.stride, layer.pad, rounding)
-            wo = pool_output_size(w, layer.kernel, layer.stride, layer.pad, rounding)
-            out = (c, ho, wo)
-            self.add(name, f"{layer.mode}pool", out, 0, 0, group)
-            return out
-        if isinstance(layer, AdaptiveAvgPool):
-            out = (shape[0], layer.output_size, layer.output_size)
-            if out != tuple(shape):
-                self.add(name, "gap" if layer.output_size == 1 else "avgpool", out, 0, 0, group)
-            return out
-        if isinstance(layer, Linear):
-            n_in = math.prod(shape)
-            if layer.in_features is not None and n_in != layer.in_features:
-                raise ValueError(f"expects {layer.in_features:,} inputs but the flattened input "
-                                 f"{shape_text(shape)} has {n_in:,}; the spec assumes another input "
-                                 f"size (try input_shape=(3, 224, 224))")
-            n_out = layer.out_features
-            params = n_in * n_out + (n_out if layer.bias and self.biases else 0)
-            self.add(name, "fc", (n_out,), params, n_in * n_out, group)
-            return (n_out,)
-        if isinstance(layer, Concat):
-            return self._concat(layer, shape, name, group)
-        if isinstance(layer, ResidualSpec):
-            body = self.walk(layer.body, shape, name + ".", group)
-            short = self.walk(layer.shortcut, shape, name + ".", group)
-            if tuple(body) != tuple(short):
-                raise ValueError(f"residual branch gives {shape_text(body)} but the shortcut gives "
-                                 f"{shape_text(short)}; they must match to be added (use a 1x1 conv "
-                                 f"with the same stride as a projection shortcut)")
-            self.add(name + ".add", "add", body, 0, 0, group)
-            return body
-        raise TypeError(f"unknown layer type {type(layer).__name__}")
-
-    def _concat(self, layer, shape, name, group):
-        n = len(layer.branches)
-        c, h, w = shape
-        if layer.split:
-            if c % n:
-                raise ValueError(f"cannot split {c} channels evenly into {n} branches")
-            branch_in = (c // n, h, w)
-        else:
-            branch_in = tuple(shape)
-        outs = [self.walk(b, branch_in, f"{name}.b{i + 1}.", group)
-                for i, b in enumerate(layer.branches)]
-        spatial = {tuple(o[1:]) for o in outs}
-        if any(len(o) != 3 for o in outs) or len(spatial) != 1:
-            shapes = ", ".join(shape_text(o) for o in outs)
-            raise ValueError(f"branch outputs {shapes} differ in height/width and cannot be "
-                             f"concatenated along channels")
-        out = (sum(o[0] for o in outs),) + outs[0][1:]
-        if layer.shuffle and out[0] % layer.shuffle:
-            raise ValueError(f"channel shuffle with {layer.shuffle} groups needs channels divisible "
-                             f"by {layer.shuffle}, got {out[0]}")
-        self.add(name + ".concat", "concat" + ("+shuffle" if layer.shuffle else ""), out, 0, 0, group)
-        return out
-
 
 # ----------------------------------------------------------------------------- the networks
+def _lenet5() -> NetSpec:
+    # LeCun et al. 1998, Fig. 2, with today's simplifications: C3 sees all 6 maps of S2 (the paper
+    # wires each C3 map to 3-6 of them: 1,516 parameters instead of 2,416), the subsampling
+    # layers S2/S4 are plain 2x2 averages (the paper gives each map a learned scale and bias:
+    # 12 + 32 parameters) and the output is an FC layer (the paper: 10 RBF units, 840 weights).
+    return NetSpec("lenet5", (
+        ("features", (ConvSpec("C1", 6, 5), Pool("S2", 2, 2, mode="avg"),
+                      ConvSpec("C3", 16, 5), Pool("S4", 2, 2, mode="avg"),
+                      ConvSpec("C5", 120, 5))),
+        ("classifier", (Linear("F6", 84, in_features=120), Linear("output", 10))),
+    ), rounding="exact", source="LeCun, Bottou, Bengio & Haffner 1998, Fig. 2 (modern variant)",
+        input_shape=(1, 32, 32), dataset="MNIST")
+
+
 def _alexnet() -> NetSpec:
     return NetSpec("alexnet", (
         ("features", (
@@ -607,6 +241,7 @@ def _shufflenet_v2_x1_0() -> NetSpec:
 
 
 _BUILDERS = {
+    "lenet5": _lenet5,
     "alexnet": _alexnet,
     "zfnet": _zfnet,
     "vgg16": _vgg16,
@@ -657,18 +292,25 @@ def published_figures(name: str) -> dict:
             "source": paper["citation"].split(",")[0] + " (paper)"}
 
 
-def available() -> list[str]:
-    """Names accepted by `summarize` and `spec`, oldest network first.
+def available(dataset: str | None = None) -> list[str]:
+    """Names accepted by `summarize` and `spec`, oldest network first; with `dataset`
+    ("ImageNet" or "MNIST") only the networks designed for that data set.
 
     Shown in 06, section 1.
     """
-    return list(_BUILDERS)
+    if dataset is None:
+        return list(_BUILDERS)
+    names = [n for n, build in _BUILDERS.items() if build().dataset.lower() == str(dataset).lower()]
+    if not names:
+        known = sorted({build().dataset for build in _BUILDERS.values()})
+        raise ValueError(f"no network was designed for dataset {dataset!r}; known: {', '.join(known)}")
+    return names
 
 
 def spec(name: str) -> NetSpec:
     """The declarative spec of a network (see `available()`)."""
     key = str(name).lower().replace("-", "").replace(" ", "")
-    aliases = {"vgg": "vgg16", "inception_v1": "googlenet",
+    aliases = {"lenet": "lenet5", "lenet_5": "lenet5", "vgg": "vgg16", "inception_v1": "googlenet",
                "shufflenet_v2": "shufflenet_v2_x1_0", "shufflenetv2": "shufflenet_v2_x1_0",
                "mobilenetv1": "mobilenet_v1", "mobilenetv2": "mobilenet_v2"}
     key = aliases.get(key, key)
@@ -677,34 +319,30 @@ def spec(name: str) -> NetSpec:
     return _BUILDERS[key]()
 
 
-def summarize(name: Union[str, NetSpec], input_shape=(3, 224, 224), *, biases: bool = True) -> NetSummary:
+def summarize(name: Union[str, NetSpec], input_shape=None, *, biases: bool = True) -> NetSummary:
     """Per-layer rows and totals for a network name (see `available()`) or a `NetSpec`.
 
-    input_shape: (C, H, W) of one image. biases=False leaves out every conv/FC bias (CS231n's
+    input_shape: (C, H, W) of one image (default: the one the net was designed for, 3x224x224
+    for the ImageNet nets, 1x32x32 for LeNet-5). biases=False leaves out every conv/FC bias (CS231n's
     VGG table counts weights only). Raises ValueError naming the layer when the spec does not
     fit the input (e.g. a stride that does not divide, or an FC layer expecting another size).
 
     Shown in 06, sections 2, 3, 4, 5, 6, 7.
     """
     net = name if isinstance(name, NetSpec) else spec(name)
-    shape = _check_shape(input_shape)
-    walker = _Walker(net.rounding, biases)
-    walker.add("input", "input", shape, 0, 0, "input")
-    for group, layers in net.stages:
-        shape = walker.walk(layers, shape, "", group)
     note = published(net.name)["spec_note"] if net.name in _BUILDERS else ""
-    return NetSummary(net.name, tuple(input_shape), walker.rows, note)
+    return walk(net, net.input_shape if input_shape is None else input_shape, biases=biases, note=note)
 
 
 def published_table(names: Sequence[str] | None = None) -> list[dict]:
     """Our totals next to the published ones, one dict per network:
     name, params, published_params, params_diff (exact difference or None), gmacs,
-    published_gmacs, macs_diff_pct, top1, source.
+    published_gmacs, macs_diff_pct, top1, source. Default: every ImageNet network.
 
     Shown in 06, section 8.
     """
     out = []
-    for name in names or available():
+    for name in names or available("ImageNet"):
         s = summarize(name)
         pub = published_figures(name)
         gmacs = s.total_macs / 1e9

@@ -523,3 +523,73 @@ def svm_loss(scores: np.ndarray, y: np.ndarray):
     dscores[rows, y] -= dscores.sum(axis=1)
     dscores /= N
     return loss, dscores
+
+
+# ----------------------------------------------------------------------------------------
+# Group normalisation (Wu & He 2018)
+# ----------------------------------------------------------------------------------------
+
+_GN_KEYS = ("groups", "eps")
+
+
+def groupnorm_forward(x: np.ndarray, gamma: np.ndarray, beta: np.ndarray, gn_param: dict):
+    """Group normalisation (组归一化): statistics per image and per group of channels.
+
+    The C channels are split into G groups of C/G consecutive channels; each image's group is
+    normalised by its own mean and (biased) variance over its C/G x H x W values, then every
+    channel is scaled and shifted: out = gamma[c] * xhat + beta[c]. Nothing depends on the other
+    images of the batch, so train and test mode are the same and any batch size (even 1) works.
+    G = 1 is layer normalisation, G = C instance normalisation.
+
+    Inputs: x (N, C, H, W); gamma, beta (C,); gn_param dict with `groups` G (must divide C) and
+    optional `eps` (1e-5). Returns (out, cache); out (N, C, H, W).
+
+    Shown in 04, section 4.
+    """
+    check_array(x, "x", 4, "(N, C, H, W)")
+    p = check_keys(gn_param, _GN_KEYS, "gn_param")
+    N, C, H, W = x.shape
+    G = int_setting(p, "groups", None, 1, "gn_param")
+    if C % G:
+        divisors = [g for g in range(1, C + 1) if C % g == 0]
+        raise ValueError(f"gn_param['groups'] = {G} does not divide the C = {C} channels; "
+                         f"use one of {divisors}")
+    eps = float(p.get("eps", 1e-5))
+    if not eps > 0:
+        raise ValueError(f"gn_param['eps'] must be > 0, got {eps}")
+    for name, a in (("gamma", gamma), ("beta", beta)):
+        check_array(a, name, 1, f"({C},)")
+        if a.shape != (C,):
+            raise ValueError(f"{name} has shape {a.shape} but x has {C} channels; {name} must have shape ({C},)")
+    xg = x.reshape(N, G, C // G, H, W)
+    mu = xg.mean(axis=(2, 3, 4), keepdims=True)
+    xc = xg - mu
+    inv_std = 1.0 / np.sqrt((xc * xc).mean(axis=(2, 3, 4), keepdims=True) + eps)
+    xhat = (xc * inv_std).reshape(N, C, H, W)
+    g = gamma.astype(x.dtype, copy=False).reshape(1, C, 1, 1)
+    out = g * xhat + beta.astype(x.dtype, copy=False).reshape(1, C, 1, 1)
+    return out, (xhat, g, inv_std, G, gamma.dtype, beta.dtype)
+
+
+def groupnorm_backward(dout: np.ndarray, cache):
+    """Backward pass of `groupnorm_forward`: returns (dx, dgamma, dbeta), shapes (N, C, H, W), (C,), (C,).
+
+    dbeta = sum of dout over (N, H, W); dgamma = sum of dout * xhat over (N, H, W); with
+    g = dout * gamma and m = C/G * H * W values per group,
+    dx = inv_std / m * (m * g - sum(g) - xhat * sum(g * xhat)), the sums over each group.
+    """
+    xhat, gam, inv_std, G, gdt, bdt = cache
+    check_dout(dout, xhat.shape)
+    N, C, H, W = xhat.shape
+    dout = dout.astype(xhat.dtype, copy=False)
+    dbeta = dout.sum(axis=(0, 2, 3))
+    dgamma = (dout * xhat).sum(axis=(0, 2, 3))
+    m = (C // G) * H * W
+    dxhat = (dout * gam).reshape(N, G, C // G, H, W)
+    xh = xhat.reshape(N, G, C // G, H, W)
+    dx = (inv_std / m) * (m * dxhat - dxhat.sum(axis=(2, 3, 4), keepdims=True)
+                          - xh * (dxhat * xh).sum(axis=(2, 3, 4), keepdims=True))
+    return dx.reshape(N, C, H, W), dgamma.astype(gdt, copy=False), dbeta.astype(bdt, copy=False)
+
+
+__all__ += ["groupnorm_forward", "groupnorm_backward"]

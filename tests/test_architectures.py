@@ -150,9 +150,9 @@ def test_error_for_residual_and_concat_mismatch():
 
 
 def test_unknown_network_lists_the_available_ones():
-    with pytest.raises(ValueError, match="available: alexnet"):
-        summarize("lenet")
-    assert arch.available() == ["alexnet", "zfnet", "vgg16", "googlenet", "resnet18", "resnet50",
+    with pytest.raises(ValueError, match="available: lenet5, alexnet"):
+        summarize("lenet7")
+    assert arch.available() == ["lenet5", "alexnet", "zfnet", "vgg16", "googlenet", "resnet18", "resnet50",
                                 "resnet152", "mobilenet_v1", "mobilenet_v2", "shufflenet_v2_x1_0"]
     assert arch.spec("ResNet-50").name == "resnet50"
     with pytest.raises(KeyError, match="no layer"):
@@ -191,7 +191,7 @@ def test_text_and_html_show_totals_and_abbreviate_deep_nets():
     text = s.to_text()
     assert "60,192,808" in text and "11,513,626,624" in text
     assert "... 169 rows ..." in text
-    assert len(text.splitlines()) < 50
+    assert len(text.splitlines()) < 50 + len(s.rounding_notes())   # + one line per rounded row
     html = s._repr_html_()
     assert "60,192,808" in html and "<details>" in html and "layer3.35.conv2" in html
     assert html.count("<table") == 2  # stage table + the collapsible full table
@@ -213,7 +213,7 @@ def test_published_asset_and_table():
     table = {r["name"]: r for r in arch.published_table()}
     for name in TORCHVISION:
         assert table[name]["params_diff"] == 0
-        assert abs(table[name]["macs_diff_pct"]) < 2
+        assert abs(table[name]["macs_diff_pct"]) < 0.1     # 06 says "within 0.1%"
     assert table["zfnet"]["params_diff"] is None and table["zfnet"]["top1"] == 61.6
     assert arch.published_figures("vgg16")["params"] == 138_357_544
     assert arch.published_figures("zfnet")["source"].endswith("(paper)")
@@ -252,6 +252,77 @@ def test_plotting_returns_what_it_draws():
     prof = parch.layer_profile(summarize("vgg16"))
     assert prof["names"][0] == "conv1_1" and np.argmax(prof["mparams"]) == prof["names"].index("fc6")
     assert np.argmax(prof["memory_mb"]) == 0
-    curves = parch.loss_curves({"plain": [2.0, 1.5], "residual": [2.0, 1.0]})
-    assert curves["residual"].tolist() == [2.0, 1.0]
+    plt.close("all")
+
+
+# ---- rounding marks, LeNet-5, the spec walker ----------------------------------------------------
+
+def test_every_floor_or_ceil_row_carries_its_formula():
+    alexnet = summarize("alexnet")
+    assert [r.name for r in alexnet.rounded_rows()] == ["conv1"]
+    assert alexnet.row("conv1").rounding_note == "(224 + 2*2 - 11)/4 + 1 = 55.25, floor -> 55"
+    resnet = summarize("resnet18")
+    assert resnet.row("conv1").rounding_note == "(224 + 2*3 - 7)/2 + 1 = 112.5, floor -> 112"
+    assert resnet.row("maxpool").rounding_note == "(112 + 2*1 - 3)/2 + 1 = 56.5, floor -> 56"
+    assert summarize("zfnet").row("pool1").rounding_note == "(110 - 3)/2 + 1 = 54.5, ceil -> 55"
+    assert summarize("vgg16").rounded_rows() == []
+    text, html = alexnet.to_text(), alexnet.to_html()
+    assert "64x55x55*" in text and "* conv1: (224 + 2*2 - 11)/4 + 1 = 55.25, floor -> 55" in text
+    assert "rounded as the framework does" in html and "55.25, floor -&gt; 55" in html
+
+
+def test_rounding_note_is_empty_when_exact():
+    from cs231n_utils.netspec import rounding_note
+    assert rounding_note(224, 3, 1, 1, rounding="floor") == ""
+    assert rounding_note(227, 11, 4, 0, rounding="floor") == ""
+    assert rounding_note(224, 11, 4, 2, rounding="exact") == ""     # exact refuses instead
+    assert rounding_note(6, 3, 2, 1, rounding="ceil") == "(6 + 2*1 - 3)/2 + 1 = 3.5, ceil -> 4"
+
+
+def test_lenet5_spec_and_datasets():
+    s = summarize("lenet5")
+    assert s.input_shape == (1, 32, 32) and s.total_params == 61_706 and s.total_macs == 416_520
+    assert [r.output_shape for r in s.rows[1:6]] == [(6, 28, 28), (6, 14, 14), (16, 10, 10), (16, 5, 5), (120, 1, 1)]
+    assert arch.available("MNIST") == ["lenet5"] and "lenet5" not in arch.available("imagenet")
+    assert arch.spec("LeNet-5").name == "lenet5"
+    assert "lenet5" not in {r["name"] for r in arch.published_table()}
+    assert arch.published_figures("lenet5")["params"] == 60_000
+    with pytest.raises(ValueError, match="known: ImageNet, MNIST"):
+        arch.available("cifar")
+
+
+def test_iter_layers_names_match_the_summary_rows():
+    from cs231n_utils.netspec import iter_layers
+    for name in ("googlenet", "resnet18", "shufflenet_v2_x1_0"):
+        rows = {r.name for r in summarize(name).rows}
+        leaves = [n for n, _, _ in iter_layers(arch.spec(name))]
+        assert leaves and set(leaves) <= rows
+
+
+def test_new_figures_return_what_they_draw():
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from cs231n_utils import degradation
+    from cs231n_utils.plotting import style
+    from cs231n_utils.plotting import architectures as parch
+
+    data = parch.accuracy_vs_cost()
+    assert style.figure_problems(plt.gcf()) == []                # no label runs into another
+    assert "lenet5" not in data["names"]
+    x = np.array([[-3, -5, 2], [-2, -7, 6], [5, 0, -2]], dtype=float)
+    pool = parch.padded_max_pool(x)
+    assert pool["out"].tolist() == [[-2.0, 6.0], [5.0, 6.0]]
+    assert pool["out_zero_pad"].tolist() == [[0.0, 6.0], [5.0, 6.0]]
+    assert np.isneginf(pool["padded"][0, 0]) and pool["size_note"] == "(3 + 2*1 - 3)/2 + 1 = 2"
+    assert parch.padded_max_pool(np.maximum(x, 0), draw=False)["out"].tolist() == \
+        parch.padded_max_pool(np.maximum(x, 0), draw=False)["out_zero_pad"].tolist()
+    curves = parch.degradation_curves(degradation.load_results())
+    assert curves["plain-34"]["mean"][-1] > curves["plain-18"]["mean"][-1]
+    assert np.all(curves["plain-34"]["min"] <= curves["plain-34"]["mean"])
+    mem = parch.memory_vs_batch(("vgg16",), batch_sizes=(1, 2), budgets_gib=(12,))
+    assert mem["vgg16"][1] > mem["vgg16"][0] and mem["max_batch"]["vgg16"][12] > 2
+    with pytest.raises(ValueError, match="2-D map"):
+        parch.padded_max_pool(np.zeros((1, 3, 3)))
     plt.close("all")

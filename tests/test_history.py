@@ -201,6 +201,15 @@ def test_plot_ilsvrc_returns_what_it_draws():
     assert heights == data["errors"]
     human_lines = [ln for ln in ax.lines if list(ln.get_ydata()) == [5.1, 5.1]]
     assert len(human_lines) == 1
+    # labels never sit on the human line: every label starts above it, and none overlap
+    assert all(y > data["human"] + 0.4 for y in data["label_y"])
+    from cs231n_utils.plotting import style
+    assert style.figure_problems(plt.gcf()) == []
+    plt.gcf().canvas.draw()
+    line_y = ax.transData.transform((2010, 5.1))[1]
+    for t in ax.texts:
+        box = t.get_window_extent()
+        assert not (box.y0 <= line_y <= box.y1), f"the human line crosses the label {t.get_text()!r}"
 
 
 def test_plot_ilsvrc_on_given_axes_without_runner_up():
@@ -210,14 +219,21 @@ def test_plot_ilsvrc_on_given_axes_without_runner_up():
     assert len(ax.patches) == len(EXPECTED_WINNERS)
 
 
-def test_plot_kernels_returns_stack():
-    ks = [gabor_kernel(9, t, 5, 2) for t in (0, 45, 90)]
-    data = hplot.plot_kernels(ks, ["0", "45", "90"])
-    assert data["kernels"].shape == (3, 9, 9)
+def test_plot_kernels_returns_stack_on_one_scale_with_readable_cells():
+    from cs231n_utils.plotting import style
+    ks = [gabor_kernel(15, t, 6, 3, gamma=0.5) for t in (0, 30, 60, 90, 120, 150)]
+    data = hplot.plot_kernels(ks, [str(t) for t in range(6)])
+    assert data["kernels"].shape == (6, 15, 15)
     assert np.array_equal(data["kernels"][1], ks[1])
-    assert data["vmax"] == [float(np.abs(k).max()) for k in ks]
+    assert data["vmax"] == max(float(np.abs(k).max()) for k in ks)      # one shared colour scale
+    fig = plt.gcf()
+    assert all(style.cell_size_px(ax, 15, 15) >= style.MIN_CELL_PX for ax in fig.axes[:6])  # readable cells
+    assert len(fig.axes) == 7 and fig.axes[-1].get_ylabel() == "weight"   # + the colorbar
+    assert fig.axes[0].images[0].get_cmap().name == style.SIGNED_CMAP
+    grey = hplot.plot_kernels(ks[:2], ["a", "b"], signed=False)
+    assert plt.gcf().axes[0].images[0].get_cmap().name == "gray" and grey["vmax"] > 0
     with pytest.raises(ValueError, match="2 titles for 3 kernels"):
-        hplot.plot_kernels(ks, ["a", "b"])
+        hplot.plot_kernels(ks[:3], ["a", "b"])
 
 
 def test_plot_tuning_curves_preferred_angles():

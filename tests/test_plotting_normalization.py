@@ -118,3 +118,35 @@ def test_plot_layer_statistics_returns_arrays():
     assert list(ax.lines[0].get_ydata()) == [2.0, 3.0]
     with pytest.raises(ValueError, match="empty"):
         nplot.plot_layer_statistics({})
+
+
+def test_norm_groups_and_the_axes_figure():
+    assert nplot.norm_groups("batch", 2, 4).tolist() == [[0, 1, 2, 3], [0, 1, 2, 3]]
+    assert nplot.norm_groups("layer", 2, 4).tolist() == [[0, 0, 0, 0], [1, 1, 1, 1]]
+    assert nplot.norm_groups("group", 2, 4, groups=2).tolist() == [[0, 0, 1, 1], [2, 2, 3, 3]]
+    assert len(np.unique(nplot.norm_groups("instance", 3, 4))) == 12
+    with pytest.raises(ValueError, match="groups=3 must divide C=4"):
+        nplot.norm_groups("group", 2, 4, groups=3)
+    with pytest.raises(ValueError, match="kind must be"):
+        nplot.norm_groups("weight", 2, 4)
+    masks = nplot.plot_norm_axes(N=4, C=8, groups=2)
+    assert {k: int(v.sum()) for k, v in masks.items()} == {"batch": 4, "layer": 8, "instance": 1, "group": 4}
+    from cs231n_utils.plotting import style
+    plt.gcf().tight_layout()
+    assert style.figure_problems(plt.gcf()) == []
+
+
+def test_batch_dependence_and_norm_vs_batch_figures():
+    dep = {"batch_sizes": np.array([2, 4]), "bn_spread": np.array([0.1, 0.05]), "gn_spread": np.zeros(2)}
+    out = nplot.plot_batch_dependence(dep)
+    assert out["bn_spread"].tolist() == [0.1, 0.05]
+    with pytest.raises(ValueError, match="must match"):
+        nplot.plot_batch_dependence({**dep, "gn_spread": np.zeros(3)})
+    from cs231n_utils import groupnorm
+    res = groupnorm.load_results()
+    drawn = nplot.plot_norm_vs_batch(res)
+    table = drawn["ours"]
+    assert table["bn"]["batch_sizes"].tolist() == [2, 4, 8, 16, 32]
+    finals = [r["val_err"][-1] for r in res["runs"]["gn-8"]]
+    assert table["gn"]["mean"][2] == pytest.approx(np.mean(finals))
+    assert drawn["published"]["gn_err_pct"] == res["published"]["gn_err_pct"]
