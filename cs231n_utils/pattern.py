@@ -54,6 +54,7 @@ from typing import Callable, NamedTuple, Sequence
 import numpy as np
 
 from . import checks
+from .groupnorm import GroupNorm
 from .layer_objects import (LRN, Affine, AvgPool, BatchNorm, Conv, Dropout, Flatten, GlobalAvgPool,
                             Layer, MaxPool, ReLU)
 from .models import LayerBuildError, Sequential
@@ -105,6 +106,7 @@ KEYWORDS: tuple[Keyword, ...] = (
     Keyword("RELU", lambda m: ReLU(), "RELU"),
     Keyword("BN", lambda m: BatchNorm(), "BN"),
     Keyword("BATCHNORM", lambda m: BatchNorm(), "BATCHNORM"),
+    Keyword(r"GN(?P<g>\d+)?", lambda m: GroupNorm(int(m["g"])) if m["g"] else GroupNorm(), "GN4"),
     Keyword(r"LRN(?P<size>\d+)?", lambda m: LRN(int(m["size"])) if m["size"] else LRN(), "LRN"),
     Keyword("FLATTEN", lambda m: Flatten(), "FLATTEN"),
     Keyword("GAP", lambda m: GlobalAvgPool(), "GAP"),

@@ -164,3 +164,26 @@ def test_bad_layer_settings_name_the_token_and_the_bound():
     assert "pool_size must be >= 1" in _error("INPUT -> POOL0 -> FC-2")
     assert "pooling is written" in _error("INPUT -> AVGPOOL -> FC-2")
     assert "known layers: CONV3-16" in _error("INPUT -> XYZ -> FC-2")
+
+
+def test_group_norm_is_one_keyword_row():
+    from cs231n_utils.gradient_check import rel_error
+    from cs231n_utils.groupnorm import GroupNorm
+    from cs231n_utils.pattern import build_from_pattern
+
+    model = build_from_pattern("INPUT -> CONV3-8 -> GN4 -> RELU -> FC-3", input_shape=(2, 5, 5), seed=0)
+    gn = [layer for layer in model if isinstance(layer, GroupNorm)]
+    assert len(gn) == 1 and gn[0].groups == 4
+    x = np.random.default_rng(0).standard_normal((4, 2, 5, 5))
+    y = np.array([0, 1, 2, 1])
+    loss, grads = model.loss(x, y)
+    name = next(k for k in grads if k.startswith(gn[0].name))
+    param = model.params[name]
+    num = np.zeros_like(param)
+    for i in np.ndindex(param.shape):
+        old = param[i]
+        param[i] = old + 1e-6; plus, _ = model.loss(x, y)
+        param[i] = old - 1e-6; minus, _ = model.loss(x, y)
+        param[i] = old
+        num[i] = (plus - minus) / 2e-6
+    assert rel_error(num, grads[name]) < 1e-6

@@ -110,8 +110,8 @@ def run_exercise_and_check(page, exercise: int, check: int) -> dict:
 
 def assert_verdict(state: dict, passed: bool) -> None:
     """The verdict names the exercise; a pass says "all ... pass", a failure names the
-    mistake. When the checker draws its HTML verdict (class cs231n-verdict), its marker
-    must be the check mark on a pass and the cross on a failure."""
+    mistake. The checker draws its verdict as an HTML line (class cs231n-verdict) whose marker
+    is the check mark on a pass and the cross on a failure."""
     text = state["output"]
     assert EXERCISE in text, f"no verdict for {EXERCISE} in the check cell: {text!r}"
     assert "Traceback" not in text and "Error" not in text.split(EXERCISE, 1)[0], text
@@ -121,11 +121,10 @@ def assert_verdict(state: dict, passed: bool) -> None:
         assert "padding" in text and "wrong" in text, (
             f"the failing verdict should name the mistake (padding): {text!r}")
         assert "all" not in text.split("(")[0], text
-    shown = state["verdict"]
-    if shown is not None or CHECK_MARK in text or CROSS in text:
-        wanted, other = (CHECK_MARK, CROSS) if passed else (CROSS, CHECK_MARK)
-        assert wanted in text and other not in text, (
-            f"expected the {'check mark' if passed else 'cross'} in the verdict: {text!r}")
+    assert state["verdict"] is not None, "the verdict is not drawn as its coloured line (class cs231n-verdict)"
+    wanted, other = (CHECK_MARK, CROSS) if passed else (CROSS, CHECK_MARK)
+    assert wanted in text and other not in text, (
+        f"expected the {'check mark' if passed else 'cross'} in the verdict: {text!r}")
 
 
 def notebook_on_disk(path: Path) -> dict:
