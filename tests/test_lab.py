@@ -302,7 +302,15 @@ def manager(tmp_path):
 
 
 def _run(coroutine):
-    return asyncio.run(coroutine)
+    """Run `coroutine` to completion on a fresh event loop in its own thread.
+
+    A plain asyncio.run() fails when the calling thread already has a running loop, which is
+    the case after the browser tests (Playwright's sync API keeps one alive in this thread).
+    """
+    import concurrent.futures
+
+    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(asyncio.run, coroutine).result()
 
 
 def _refused(call) -> str:
