@@ -276,10 +276,12 @@ class _Parser:
                 raise self.fail("more than one array (a batch has one: its 'data')")
             return _Pending("array")
         if kind == "dtype":
-            if not (isinstance(args, tuple) and len(args) == 3 and args[0] in ("u1", b"u1")
-                    and _int_in(args[1], 0) and _int_in(args[2], 1)):
-                spec = args[0] if isinstance(args, tuple) and args else args
+            spec = args[0] if isinstance(args, tuple) and args else args
+            if spec not in ("u1", b"u1"):
                 raise self.fail(f"the data's dtype is {spec!r}; CIFAR-10 pixels are uint8 ('u1') only")
+            if not (len(args) == 3 and _int_in(args[1], 0) and _int_in(args[2], 1)):
+                raise self.fail(f"dtype('u1') made with unusual arguments {str(args)[:80]} (expected "
+                                f"('u1', 0, 1))")
             return _Pending("dtype")
         if kind == "encode":      # _codecs.encode(text, "latin1"): Python 3's protocol-2 bytes
             if not (isinstance(args, tuple) and len(args) == 2 and isinstance(args[0], str)
@@ -317,7 +319,7 @@ class _Parser:
                 raise self.fail(f"'data' has shape {shape}; expected (N, {IMAGE_VALUES}) with "
                                 f"1 <= N <= {MAX_IMAGES_PER_BATCH:,}")
             if not isinstance(raw, bytes) or len(raw) != n * IMAGE_VALUES:
-                size = len(raw) if isinstance(raw, bytes) else _describe(raw)
+                size = f"{len(raw):,}" if isinstance(raw, bytes) else _describe(raw)
                 raise self.fail(f"'data' claims shape {shape} ({n * IMAGE_VALUES:,} bytes) but holds "
                                 f"{size} bytes")
             return np.frombuffer(raw, dtype=np.uint8).reshape(n, IMAGE_VALUES)
@@ -440,12 +442,13 @@ class _Parser:
 
 
 def _text(value, what: str, name: str) -> str:
-    if isinstance(value, bytes):
-        value = value.decode("latin-1")
-    if not isinstance(value, str) or len(value) > MAX_TEXT:
-        raise CifarFormatError(f"{name}: {what} must be a short text, got {_describe(value)}; "
-                               f"{_HOW_TO_FIX}")
-    return value
+    # the length is checked before decoding: one shared 30 MB bytes object named 10,000 times
+    # must not become 10,000 decoded copies
+    if not isinstance(value, (bytes, str)) or len(value) > MAX_TEXT:
+        size = f" of {len(value):,} characters" if isinstance(value, (bytes, str)) else ""
+        raise CifarFormatError(f"{name}: {what} must be a text of at most {MAX_TEXT} characters, got "
+                               f"{_describe(value)}{size}; {_HOW_TO_FIX}")
+    return value.decode("latin-1") if isinstance(value, bytes) else value
 
 
 def parse_cifar_batch(raw: bytes, name: str = "batch") -> dict:

@@ -48,9 +48,11 @@ DTYPE_STATE = b"(" + i(3) + s(b"|") + b"NNN" + b"J\xff\xff\xff\xffJ\xff\xff\xff\
 
 def array(shape, raw: bytes, memo: Memo | None = None, dtype_args: bytes = None,
           dtype_state: bytes = DTYPE_STATE, fortran: bytes = b"\x89", version: int = 1,
-          reconstruct=("numpy.core.multiarray", "_reconstruct"), dtype_global=("numpy", "dtype")) -> bytes:
+          reconstruct=("numpy.core.multiarray", "_reconstruct"), dtype_global=("numpy", "dtype"),
+          raw_put: bytes = b"") -> bytes:
     """numpy's pickle of an array: _reconstruct(ndarray, (0,), 'b') then BUILD with
-    (version, shape, dtype('u1'), fortran, raw). Every piece can be replaced."""
+    (version, shape, dtype('u1'), fortran, raw). Every piece can be replaced; `raw_put`
+    (e.g. b"q\\xca") memoizes the raw bytes under a chosen index."""
     memo = memo or Memo()
     dtype_args = dtype_args if dtype_args is not None else s(b"u1") + i(0) + i(1) + b"\x87"
     items = b"".join(i(d) for d in shape)
@@ -59,7 +61,7 @@ def array(shape, raw: bytes, memo: Memo | None = None, dtype_args: bytes = None,
             + b"\x87R" + memo.put()
             + b"(" + i(version) + shape_ops
             + glob(*dtype_global, memo) + dtype_args + b"R" + memo.put() + dtype_state + b"b"
-            + fortran + s(raw, memo) + b"tb")
+            + fortran + (s(raw) + raw_put if raw_put else s(raw, memo)) + b"tb")
 
 
 def lst(items: list[bytes], memo: Memo | None = None) -> bytes:
