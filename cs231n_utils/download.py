@@ -238,7 +238,7 @@ def safe_extract(archive, dest_dir, *, max_members: int = MAX_MEMBERS, max_membe
                                              f"(max_members); refused")
                 parts = _member_parts(member.name, archive.name)
                 kind = ("a symbolic link" if member.issym() else "a hard link" if member.islnk() else
-                        "a device" if member.isdev() else None)
+                        "a device or FIFO" if member.isdev() else None)
                 if kind:
                     raise UnsafeArchiveError(f"{archive.name}: member {member.name!r} is {kind}; links and "
                                              f"devices are refused (they could point outside the folder)")
@@ -303,7 +303,7 @@ def download_cifar10(dest=None, *, url: str = CIFAR10_URL, md5: str = CIFAR10_MD
     deleted after a successful extraction unless `keep_archive`. Raises DownloadError
     (ChecksumError, UnsafeArchiveError) with what happened and what to do.
     """
-    from .cifar import load_cifar_batch
+    from .cifar import CifarFormatError, load_cifar_batch
 
     dest = Path(dest) if dest is not None else default_data_dir()
     folder = dest / FOLDER_NAME
@@ -317,14 +317,19 @@ def download_cifar10(dest=None, *, url: str = CIFAR10_URL, md5: str = CIFAR10_MD
     archive = fetch(url, dest / ARCHIVE_NAME, md5, max_bytes=max_bytes, progress=progress,
                     timeout=timeout, retries=retries, say=say)
     say(f"extracting {archive.name} ...")
-    tmp = safe_extract(archive, dest)
+    tmp = safe_extract(archive, dest, max_members=MAX_MEMBERS, max_member_bytes=MAX_MEMBER_BYTES,
+                       max_total_bytes=MAX_EXTRACT_BYTES)
     try:
         extracted = tmp / FOLDER_NAME
         missing = _missing(extracted) if extracted.is_dir() else list(BATCH_NAMES)
         if missing:
             raise DownloadError(f"{archive.name} has no {FOLDER_NAME}/{missing[0]}: it is not the CIFAR-10 "
                                 f"python version (its MD5 matched {md5}; check the URL and checksum)")
-        load_cifar_batch(extracted / "test_batch")        # the parser accepts it (CifarFormatError if not)
+        try:
+            load_cifar_batch(extracted / "test_batch")    # the parser accepts it
+        except CifarFormatError as err:
+            raise DownloadError(f"the extracted test_batch is not a CIFAR-10 batch ({err}); nothing was "
+                                f"kept") from None
         os.replace(extracted, folder)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
