@@ -120,7 +120,6 @@ _OPS = {
     ord("q"): ("BINPUT", "B"), ord("r"): ("LONG_BINPUT", "<I"), 0x94: ("MEMOIZE", ""),
     ord("h"): ("BINGET", "B"), ord("j"): ("LONG_BINGET", "<I"),
 }
-_WHAT = {"f": "a float", "d": "a dict", "l": "a list", "t": "a tuple", "a": "an array"}
 
 
 def _int_in(value, *allowed) -> bool:
