@@ -8,6 +8,7 @@
     python3 workbook.py progress     # which of your exercises in exercises/ pass, fail, are not started
     python3 workbook.py grade PATH   # grade learner notebooks headless: CSV + HTML report
     python3 workbook.py bench        # run the speed benchmarks
+    python3 workbook.py data cifar10 # download CIFAR-10 (163 MiB) into data/, checked and extracted
 
 Only Python 3.10+ is needed. The first run creates a virtual environment in `.venv/` and
 installs the project into it; later runs reuse it and reinstall only when `pyproject.toml`
@@ -314,8 +315,16 @@ def cmd_bench(extra: list[str]) -> int:
     return rc
 
 
+def cmd_data(extra: list[str]) -> int:
+    """`data cifar10 [--dir DIR]`: cs231n_utils/download.py does the work (see its --help).
+    Runs in the caller's folder, so a relative --dir means what the learner typed."""
+    py = ensure_env(wanted_extras("data"))
+    return subprocess.run([str(py), "-m", "cs231n_utils.download", *extra], cwd=os.getcwd()).returncode
+
+
 COMMANDS = {"lab": cmd_lab, "test": cmd_test, "notebooks": cmd_notebooks,
-            "exercises": cmd_exercises, "progress": cmd_progress, "grade": cmd_grade, "bench": cmd_bench}
+            "exercises": cmd_exercises, "progress": cmd_progress, "grade": cmd_grade, "bench": cmd_bench,
+            "data": cmd_data}
 
 
 def main(argv: list[str]) -> int:

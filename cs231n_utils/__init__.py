@@ -16,7 +16,10 @@ One idea per module (import what you need, nothing is loaded at import time):
 - `models`          `Sequential`: a stack of layer objects with a classification loss
 - `pattern`         the lecture's pattern text ("INPUT -> [CONV3-16 -> RELU]*2 -> FC-10") -> a model
 - `solver`          SGD / momentum / Adam training with history and checkpoints
-- `data`            digits (bundled with scikit-learn) and a safe CIFAR-10 loader
+- `data`            digits (bundled with scikit-learn); re-exports the CIFAR-10 loader
+- `cifar`           CIFAR-10 batches read opcode by opcode (never unpickled), `load_cifar10`
+- `download`        `workbook.py data cifar10`: resumable download, MD5 check, safe extraction
+- `provenance`      pretrained weights' provenance JSON read with limits and a checksum
 - `netspec`         the spec language of `architectures` (ConvSpec, Pool, ...) and its cost walker
 - `architectures`   per-layer calculators for LeNet-5, AlexNet ... ShuffleNet
 - `sizing`          the notes' layer-sizing rules, checked layer by layer on a real net
@@ -49,7 +52,7 @@ _SUBMODULES = ("paths", "shapes", "checks", "layers", "fast_layers", "fast_conv"
                "models", "pattern", "solver", "data", "netspec", "architectures", "sizing", "memory",
                "fc_as_conv", "degradation", "groupnorm", "results", "progress", "transfer", "feature_cache",
                "history", "filters", "tables", "plotting", "explorers", "widgets", "training_view",
-               "exercises", "i18n")
+               "exercises", "i18n", "cifar", "download", "provenance")
 
 __all__ = list(_SUBMODULES) + ["__version__"]
 

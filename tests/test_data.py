@@ -1,12 +1,14 @@
-"""Digits split (deterministic, stratified, normalised) and the safe CIFAR-10 loader."""
+"""Digits split (deterministic, stratified, normalised) and the CIFAR-10 loader (the hostile
+batches are in tests/test_hostile_cifar.py)."""
 import os
 import pickle
 
 import numpy as np
 import pytest
 
-from cs231n_utils.data import (CIFAR10_CLASSES, UnsafePickleError, load_cifar10, load_cifar_batch,
-                               load_digits_split, safe_unpickle)
+from cifar_batch_writer import py2_batch, random_batch
+from cs231n_utils.data import (CIFAR10_CLASSES, CifarFormatError, UnsafePickleError, load_cifar10,
+                               load_cifar_batch, load_digits_split, parse_cifar_batch)
 
 
 # ---------------------------------------------------------------------------- digits
@@ -74,7 +76,7 @@ def cifar_dir(tmp_path):
     return tmp_path
 
 
-@pytest.mark.parametrize("protocol", [3, 4])
+@pytest.mark.parametrize("protocol", [2, 3, 4])
 def test_good_batch_loads(tmp_path, protocol):
     batch = _write_batch(tmp_path / "data_batch_1", n=6, protocol=protocol)
     X, y = load_cifar_batch(tmp_path / "data_batch_1")
@@ -161,15 +163,24 @@ def test_malicious_pickle_is_refused_and_never_runs(tmp_path):
 @pytest.mark.parametrize("module, name", [("builtins", "eval"), ("subprocess", "Popen"),
                                           ("numpy", "load"), ("numpy.lib.npyio", "load"),
                                           ("posix", "system"), ("builtins", "getattr")])
-def test_safe_unpickle_refuses_other_globals(module, name):
+def test_other_globals_are_refused(module, name):
     # protocol-2 GLOBAL opcode: c<module>\n<name>\n, then an empty tuple and REDUCE
     data = b"\x80\x02c" + module.encode() + b"\n" + name.encode() + b"\n)R."
     with pytest.raises(UnsafePickleError, match=f"{module}.{name}"):
-        safe_unpickle(data)
+        parse_cifar_batch(data)
 
 
-def test_safe_unpickle_allows_plain_data_and_arrays():
-    obj = {"a": [1, 2.5, "x", b"y", None, True], "arr": np.arange(6, dtype=np.int16).reshape(2, 3)}
-    back = safe_unpickle(pickle.dumps(obj, protocol=4))
-    assert back["a"] == obj["a"] and np.array_equal(back["arr"], obj["arr"])
-    assert back["arr"].dtype == np.int16
+def test_python2_batch_loads_exactly(tmp_path):
+    data, labels = random_batch(7, seed=4)
+    (tmp_path / "data_batch_1").write_bytes(py2_batch(data, labels))
+    X, y = load_cifar_batch(tmp_path / "data_batch_1", dtype=np.uint8)
+    assert np.array_equal(X.reshape(7, 3072), data) and y.tolist() == labels
+    parsed = parse_cifar_batch((tmp_path / "data_batch_1").read_bytes())
+    assert parsed["batch_label"] == "training batch 1 of 5" and parsed["filenames"][6] == "img_00006.png"
+    assert parsed["labels"].dtype == np.int64 and not parsed["data"].flags.writeable
+
+
+def test_parse_refuses_plain_pickles_of_other_things():
+    for obj in ({"a": [1, 2.5]}, [1, 2], np.arange(6, dtype=np.int16)):
+        with pytest.raises(CifarFormatError):
+            parse_cifar_batch(pickle.dumps(obj, protocol=4))
