@@ -3,6 +3,7 @@ learner edition, the start page, and stopping (a real JupyterLab, stopped with S
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import importlib.util
 import json
 import os
@@ -307,10 +308,12 @@ def _run(coroutine):
     A plain asyncio.run() fails when the calling thread already has a running loop, which is
     the case after the browser tests (Playwright's sync API keeps one alive in this thread).
     """
-    import concurrent.futures
+    return _LOOP_THREAD.submit(asyncio.run, coroutine).result()
 
-    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
-        return pool.submit(asyncio.run, coroutine).result()
+
+# One worker thread for all of them: the checkpoint manager's SQLite connection may only be
+# used by the thread that opened it.
+_LOOP_THREAD = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="lab-loop")
 
 
 def _refused(call) -> str:
