@@ -243,3 +243,38 @@ def check_results(data) -> dict:
     if len(seen) != len(columns) * len(shots):
         raise ValueError(f"expected {len(columns) * len(shots)} cells, found {len(seen)}")
     return data
+
+
+# --------------------------------------------------------------------------------------------
+# The source (grey glyphs) and the input transform shared by source and target
+# --------------------------------------------------------------------------------------------
+
+def _upsample_like_glyphs(X8: np.ndarray) -> np.ndarray:
+    """(N, 8, 8) in [0, 1] -> (N, 16, 16), the way the grey glyphs were upsampled."""
+    return np.kron(np.asarray(X8, dtype=np.float64), np.ones((2, 2)))   # placeholder until glyphs
+
+
+def input_transform(provenance: Mapping) -> Callable[[np.ndarray], np.ndarray]:
+    """The function that turns (N, 8, 8) digit pixels in [0, 1] into the source network's input
+    (N, 1, 16, 16): upsampled like the grey glyphs, normalised with the source's mean and std
+    (provenance["input_normalization"]), so the digits look to the network like its source.
+
+    Shown in 07, section 1.
+    """
+    norm = provenance["input_normalization"]
+    mean, std = _number(norm["mean"], "input mean"), _number(norm["std"], "input std", 1e-6)
+
+    def to_input(X8: np.ndarray) -> np.ndarray:
+        X8 = np.asarray(X8, dtype=np.float64)
+        if X8.ndim != 3 or X8.shape[1:] != (8, 8):
+            raise ValueError(f"expected digit images of shape (N, 8, 8) in [0, 1], got {X8.shape}")
+        return ((_upsample_like_glyphs(X8) - mean) / std)[:, None]
+
+    return to_input
+
+
+def glyph_source(seed: int = 0, scale: float = 1.0) -> dict:
+    """The grey glyphs as a source task: X_train/y_train/X_val/y_val/X_test/y_test of shape
+    (N, 1, 16, 16), normalised with the training mean and std ("mean", "std"), "num_classes"
+    and a one-line "description". `scale` < 1 keeps that fraction of every split."""
+    raise NotImplementedError("waiting for cs231n_utils.glyphs")
