@@ -28,6 +28,8 @@ One idea per module (import what you need, nothing is loaded at import time):
 - `progress`        a text progress bar whose stored output nbval can compare
 - `transfer`        pretrained weights, frozen parts, the transfer-learning experiments
 - `feature_cache`   the disk cache of frozen features (keys, stale and corrupt files)
+- `transfer_augment` small random shifts, rotations and scalings of few labelled images
+- `transfer_fewshot` few-shot transfer from the grey glyphs to the digits: the table of 07
 - `history`         the CNN timeline and ImageNet results (data for 01_history)
 - `filters`         hand-made filters: Gabor, edges, blur, sharpen; test images of bars
 - `tables`          one small table renderer (text and HTML) for every summary
@@ -48,6 +50,7 @@ _SUBMODULES = ("paths", "shapes", "checks", "layers", "fast_layers", "fast_conv"
                "parallel", "gradient_check", "layer_objects",
                "models", "pattern", "solver", "data", "netspec", "architectures", "sizing", "memory",
                "fc_as_conv", "degradation", "groupnorm", "results", "progress", "transfer", "feature_cache",
+               "transfer_augment", "transfer_fewshot",
                "history", "filters", "tables", "plotting", "explorers", "widgets", "training_view",
                "exercises", "i18n")
 
