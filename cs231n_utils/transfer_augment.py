@@ -1,4 +1,4 @@
-"""Data augmentation (数据增强) for few labelled images: small random shifts, rotations, scalings.
+"""Data augmentation (数据增广) for few labelled images: small random shifts, rotations, scalings.
 
 With five labelled digits per class, a network (or a linear head on frozen features) sees the
 same 50 pictures again and again. Moving, turning and resizing each one a little gives new

@@ -249,18 +249,16 @@ def check_results(data) -> dict:
 # The source (grey glyphs) and the input transform shared by source and target
 # --------------------------------------------------------------------------------------------
 
-def _upsample_like_glyphs(X8: np.ndarray) -> np.ndarray:
-    """(N, 8, 8) in [0, 1] -> (N, 16, 16), the way the grey glyphs were upsampled."""
-    return np.kron(np.asarray(X8, dtype=np.float64), np.ones((2, 2)))   # placeholder until glyphs
-
-
 def input_transform(provenance: Mapping) -> Callable[[np.ndarray], np.ndarray]:
     """The function that turns (N, 8, 8) digit pixels in [0, 1] into the source network's input
-    (N, 1, 16, 16): upsampled like the grey glyphs, normalised with the source's mean and std
-    (provenance["input_normalization"]), so the digits look to the network like its source.
+    (N, 1, 16, 16): enlarged with `glyphs.upsample` exactly as the grey glyphs were, then
+    normalised with the source's mean and std (provenance["input_normalization"]), so the
+    digits reach the network the way its source images did.
 
     Shown in 07, section 1.
     """
+    from .glyphs import upsample
+
     norm = provenance["input_normalization"]
     mean, std = _number(norm["mean"], "input mean"), _number(norm["std"], "input std", 1e-6)
 
@@ -268,13 +266,33 @@ def input_transform(provenance: Mapping) -> Callable[[np.ndarray], np.ndarray]:
         X8 = np.asarray(X8, dtype=np.float64)
         if X8.ndim != 3 or X8.shape[1:] != (8, 8):
             raise ValueError(f"expected digit images of shape (N, 8, 8) in [0, 1], got {X8.shape}")
-        return ((_upsample_like_glyphs(X8) - mean) / std)[:, None]
+        return ((upsample(X8, 16).astype(np.float64) - mean) / std)[:, None]
 
     return to_input
 
 
+GLYPH_COUNTS = {"n_train": 400, "n_val": 60, "n_test": 60}     # per letter: 20,800 / 3,120 / 3,120
+
+
 def glyph_source(seed: int = 0, scale: float = 1.0) -> dict:
-    """The grey glyphs as a source task: X_train/y_train/X_val/y_val/X_test/y_test of shape
-    (N, 1, 16, 16), normalised with the training mean and std ("mean", "std"), "num_classes"
-    and a one-line "description". `scale` < 1 keeps that fraction of every split."""
-    raise NotImplementedError("waiting for cs231n_utils.glyphs")
+    """The grey glyphs (`glyphs.load_glyphs_grey`, 16x16, 52 letters) as a source task.
+
+    Returns X_train/y_train/X_val/y_val/X_test/y_test, X of shape (N, 1, 16, 16) float64
+    normalised with the training pixels' mean and std (kept as floats "mean" and "std"),
+    "num_classes" (52) and a one-line "description". `scale` < 1 keeps that fraction of
+    every split (for quick tests); made once, then loaded from the glyph cache.
+    """
+    from .glyphs import load_glyphs_grey
+
+    if not 0 < scale <= 1:
+        raise ValueError(f"scale must be in (0, 1], got {scale}")
+    counts = {k: max(1, int(round(v * scale))) for k, v in GLYPH_COUNTS.items()}
+    data = load_glyphs_grey(**counts, size=16, seed=seed)
+    mean, std = float(data["mean"][0]), float(data["std"][0])
+    out = {"mean": mean, "std": std, "num_classes": len(data["classes"]),
+           "description": f"glyphs.load_glyphs_grey(n_train={counts['n_train']}, n_val="
+                          f"{counts['n_val']}, n_test={counts['n_test']}, size=16, seed={seed})"}
+    for split in ("train", "val", "test"):
+        out[f"X_{split}"] = (data[f"X_{split}"].astype(np.float64) - mean) / std
+        out[f"y_{split}"] = data[f"y_{split}"]
+    return out
