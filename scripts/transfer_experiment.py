@@ -41,14 +41,14 @@ SHOTS = tf.SHOTS
 CUT = "pool3"            # the frozen part for the linear heads: everything but the classifier
 COPIES = 16              # versions of each labelled image for the augmented linear head
 RECIPES = {              # candidates per column, chosen on validation
-    "from scratch": {"lr 1e-3": {"learning_rate": 1e-3, "num_updates": 500},
-                     "lr 3e-3": {"learning_rate": 3e-3, "num_updates": 500}},
+    "from scratch": {"lr 1e-3": {"learning_rate": 1e-3, "num_updates": 400},
+                     "lr 3e-3": {"learning_rate": 3e-3, "num_updates": 400}},
     "frozen + linear head": {"lr 1e-2": {"learning_rate": 1e-2, "num_updates": 300, "reg": 1e-3},
                              "lr 3e-2": {"learning_rate": 3e-2, "num_updates": 300, "reg": 1e-3}},
     "frozen + linear head, augmented": {"lr 1e-2": {"learning_rate": 1e-2, "num_updates": 300, "reg": 1e-3},
                                         "lr 3e-2": {"learning_rate": 3e-2, "num_updates": 300, "reg": 1e-3}},
-    "fine-tune all": {"lr 3e-4": {"learning_rate": 3e-4, "num_updates": 300},
-                      "lr 1e-3": {"learning_rate": 1e-3, "num_updates": 300}},
+    "fine-tune all": {"lr 3e-4": {"learning_rate": 3e-4, "num_updates": 250},
+                      "lr 1e-3": {"learning_rate": 1e-3, "num_updates": 250}},
 }
 OUT = ROOT / "assets" / "transfer_results.json"
 
@@ -57,35 +57,61 @@ def shots_key(k):
     return "all" if k is None else int(k)
 
 
-def run(seeds=SEEDS, shots=SHOTS, recipes=RECIPES, *, directory=None, log=print) -> dict:
-    """Run the whole table; returns the results dict (see transfer_fewshot.check_results)."""
-    pretrained, prov = transfer.load_pretrained(transfer.PRETRAINED_GLYPHS_GREY, directory)
-    target = tf.digits_target(tf.input_transform(prov))
-    frozen = transfer.FrozenPart(pretrained, CUT)
-    features = {s: frozen.forward(target[f"X_{s}"]) for s in ("train", "val", "test")}
+_STATE: dict = {}
+
+
+def _setup(directory=None) -> dict:
+    """Load the source network, the target splits and their frozen features (once per process)."""
+    if _STATE.get("directory", 0) != directory:
+        pretrained, prov = transfer.load_pretrained(transfer.PRETRAINED_GLYPHS_GREY, directory)
+        target = tf.digits_target(tf.input_transform(prov))
+        frozen = transfer.FrozenPart(pretrained, CUT)
+        features = {s: frozen.forward(target[f"X_{s}"]) for s in ("train", "val", "test")}
+        _STATE.update(directory=directory, pretrained=pretrained, prov=prov, target=target,
+                      features=features)
+    return _STATE
+
+
+def run_cell(task) -> dict:
+    """One cell of the table: every candidate recipe for every seed, the choice on validation,
+    then the chosen models on test. task = (shots, column, seeds, recipes, directory)."""
+    k, column, seeds, recipes, directory = task
+    st = _setup(directory)
+    target = st["target"]
+    start = time.perf_counter()
     pool = np.arange(len(target["y_train"]))
-    cells = []
-    for k in shots:
-        subsets = [transfer.few_shot(pool, target["y_train"], k, seed)[0] for seed in seeds]
-        for column in tf.COLUMNS:
-            start = time.perf_counter()
-            candidates, val_means = {}, {}
-            for name, recipe in recipes[column].items():
-                runs = []
-                for seed, idx in zip(seeds, subsets):
-                    _, evaluate = tf.run_column(column, recipe, pretrained, target, idx, seed,
-                                                features=features, cut=CUT, copies=COPIES)
-                    runs.append((evaluate("val"), evaluate))
-                candidates[name] = runs
-                val_means[name] = round(float(np.mean([v for v, _ in runs])), 6)
-            chosen, val, test = tf.select_and_test(candidates)
-            cells.append({"shots": shots_key(k), "column": column, "recipe_name": chosen,
-                          "recipe": recipes[column][chosen], "val": val, "test": test,
-                          "candidates_val_mean": val_means})
-            log(f"{str(shots_key(k)):>3} labels/class  {column:32s} {chosen:8s} val "
-                f"{100 * np.mean(val):5.1f}  test {100 * np.mean(test):5.1f} ± "
-                f"{100 * np.std(test, ddof=1) if len(test) > 1 else 0:.1f}  "
-                f"({time.perf_counter() - start:.0f} s)")
+    subsets = [transfer.few_shot(pool, target["y_train"], k, seed)[0] for seed in seeds]
+    candidates, val_means = {}, {}
+    for name, recipe in recipes.items():
+        runs = []
+        for seed, idx in zip(seeds, subsets):
+            _, evaluate = tf.run_column(column, recipe, st["pretrained"], target, idx, seed,
+                                        features=st["features"], cut=CUT, copies=COPIES)
+            runs.append((evaluate("val"), evaluate))
+        candidates[name] = runs
+        val_means[name] = round(float(np.mean([v for v, _ in runs])), 6)
+    chosen, val, test = tf.select_and_test(candidates)
+    return {"shots": shots_key(k), "column": column, "recipe_name": chosen,
+            "recipe": recipes[chosen], "val": val, "test": test,
+            "candidates_val_mean": val_means, "seconds": time.perf_counter() - start}
+
+
+def run(seeds=SEEDS, shots=SHOTS, recipes=RECIPES, *, directory=None, jobs: int = 1, log=print) -> dict:
+    """Run the whole table (cells in `jobs` processes; the numbers do not depend on it);
+    returns the results dict (see transfer_fewshot.check_results)."""
+    tasks = [(k, column, tuple(seeds), recipes[column], directory) for k in shots for column in tf.COLUMNS]
+    if jobs > 1:
+        import multiprocessing
+        with multiprocessing.get_context("fork").Pool(jobs) as pool:
+            cells = pool.map(run_cell, tasks, chunksize=1)
+    else:
+        cells = [run_cell(t) for t in tasks]
+    for c in cells:
+        log(f"{str(c['shots']):>3} labels/class  {c['column']:32s} {c['recipe_name']:8s} val "
+            f"{100 * np.mean(c['val']):5.1f}  test {100 * np.mean(c['test']):5.1f} ± "
+            f"{100 * np.std(c['test'], ddof=1) if len(c['test']) > 1 else 0:.1f}  ({c.pop('seconds'):.0f} s)")
+    prov = _setup(directory)["prov"]
+    target = _STATE["target"]
     return {
         "script": "scripts/transfer_experiment.py",
         "source": {"file": f"{transfer.PRETRAINED_GLYPHS_GREY}.npz", "sha256": prov["sha256"],
@@ -96,7 +122,7 @@ def run(seeds=SEEDS, shots=SHOTS, recipes=RECIPES, *, directory=None, log=print)
         "protocol": "every recipe chosen on the validation split (mean over the seeds); only "
                     "the chosen models were evaluated on the test split, once",
         "columns": list(tf.COLUMNS), "shots": [shots_key(k) for k in shots], "seeds": list(seeds),
-        "cut": CUT, "copies": COPIES, "augment": tf.AUGMENT, "cells": cells,
+        "cut": CUT, "copies": COPIES, "augment": tf.AUGMENT, "recipes": recipes, "cells": cells,
     }
 
 
@@ -104,10 +130,12 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="2 seeds, 1 and 5 labels per class")
     parser.add_argument("--out", type=Path, default=OUT)
+    parser.add_argument("--jobs", type=int, default=1, help="processes (same numbers for any count)")
+    parser.add_argument("--assets", type=Path, default=None, help="folder of the pretrained files")
     args = parser.parse_args(argv)
     seeds, shots = ((0, 1), (1, 5)) if args.quick else (SEEDS, SHOTS)
     start = time.perf_counter()
-    result = run(seeds, shots)
+    result = run(seeds, shots, directory=args.assets, jobs=args.jobs)
     size = write_results(args.out, result, tf.check_results)
     table = tf.ResultTable.from_results(result)
     print(table)
