@@ -166,7 +166,7 @@ def load_pretrained(name: str = PRETRAINED_NAME, directory=None):
     pattern and loads the weights into it. `name`: PRETRAINED_NAME (digits 0-4, the old
     source) or PRETRAINED_GLYPHS_GREY (the grey glyphs, notebook 07's source).
 
-    Shown in 07, section 2.
+    Shown in 07, section 1.
     """
     from .pattern import build_from_pattern
     from .paths import ASSETS_DIR
@@ -331,7 +331,7 @@ def digits_task(data: Mapping[str, np.ndarray], classes) -> dict:
     Returns a dict with the same keys (only the splits present) plus "classes".
     E.g. classes=(5, 6, 7, 8, 9): digit 5 -> label 0, ..., digit 9 -> label 4.
 
-    Shown in 07, section 1.
+    (Used by notebook 07 before it moved to the glyph source.)
     """
     classes = tuple(int(c) for c in classes)
     if len(set(classes)) != len(classes) or not classes:
@@ -502,7 +502,7 @@ def transfer_experiment(pretrained, target: Mapping[str, np.ndarray], *, shots=(
                  after `top_upto` train from their pretrained values, on cached features),
                  "fine-tune all" (pretrained init, every layer trains).
 
-    Shown in 07, section 5.
+    (Used by notebook 07 before it moved to the glyph source.)
     """
     settings = {**DEFAULT_SETTINGS, **(settings or {})}
     unknown = [s for s in strategies if s not in STRATEGIES]
@@ -559,7 +559,7 @@ def linear_probe_table(pretrained, target: Mapping[str, np.ndarray], *, layers=(
     All features come from `cache`, so the whole table costs one forward pass per layer.
     Returns a TransferTable whose columns are the layer names.
 
-    Shown in 07, section 6.
+    (Used by notebook 07 before it moved to the glyph source.)
     """
     from .layer_objects import Affine
     from .models import Sequential

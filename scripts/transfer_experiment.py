@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Notebook 07's table: few-shot transfer from the grey glyphs to the handwritten digits.
 
-    python scripts/transfer_experiment.py           # the full table (about 10 min on one core)
+    python scripts/transfer_experiment.py           # the full table (about 30 min on one busy core; --jobs 3)
     python scripts/transfer_experiment.py --quick   # a tiny run (2 seeds, 1 and 5 labels/class)
 
 Source network: assets/pretrained_glyphs_grey.npz (made by scripts/pretrain_glyphs_grey.py).
@@ -41,14 +41,14 @@ SHOTS = tf.SHOTS
 CUT = "pool3"            # the frozen part for the linear heads: everything but the classifier
 COPIES = 16              # versions of each labelled image for the augmented linear head
 RECIPES = {              # candidates per column, chosen on validation
-    "from scratch": {"lr 1e-3": {"learning_rate": 1e-3, "num_updates": 400},
-                     "lr 3e-3": {"learning_rate": 3e-3, "num_updates": 400}},
+    "from scratch": {"lr 1e-3": {"learning_rate": 1e-3, "num_updates": 300},
+                     "lr 3e-3": {"learning_rate": 3e-3, "num_updates": 300}},
     "frozen + linear head": {"lr 1e-2": {"learning_rate": 1e-2, "num_updates": 300, "reg": 1e-3},
                              "lr 3e-2": {"learning_rate": 3e-2, "num_updates": 300, "reg": 1e-3}},
     "frozen + linear head, augmented": {"lr 1e-2": {"learning_rate": 1e-2, "num_updates": 300, "reg": 1e-3},
                                         "lr 3e-2": {"learning_rate": 3e-2, "num_updates": 300, "reg": 1e-3}},
-    "fine-tune all": {"lr 3e-4": {"learning_rate": 3e-4, "num_updates": 250},
-                      "lr 1e-3": {"learning_rate": 1e-3, "num_updates": 250}},
+    "fine-tune all": {"lr 3e-4": {"learning_rate": 3e-4, "num_updates": 200},
+                      "lr 1e-3": {"learning_rate": 1e-3, "num_updates": 200}},
 }
 OUT = ROOT / "assets" / "transfer_results.json"
 

@@ -163,3 +163,49 @@ def test_check_results_refuses_damaged_files(damage):
         data["columns"].append("fine-tune some")
     with pytest.raises(ValueError):
         tf.check_results(json.loads(json.dumps(data)))
+
+
+# ---------------------------------------------------------------------------- the experiment script
+
+def _load_script(name):
+    import importlib.util
+    from cs231n_utils.paths import REPO_ROOT
+    spec = importlib.util.spec_from_file_location(name, REPO_ROOT / "scripts" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_experiment_runner_on_a_tiny_case_is_deterministic_and_well_formed(tmp_path):
+    grey, exp = _load_script("pretrain_glyphs_grey"), _load_script("transfer_experiment")
+    model = grey.build_source_model(seed=0)                  # untrained: the plumbing is tested
+    info = {"input_normalization": {"mean": 0.2, "std": 0.3}, "num_classes": 52}
+    grey.write(model, info, tmp_path, seed=0, num_epochs=0)
+    tiny = {c: {"a": {"learning_rate": 1e-2, "num_updates": 2}, "b": {"learning_rate": 1e-3, "num_updates": 2}}
+            for c in tf.COLUMNS}
+    first = exp.run((0, 1), (1,), tiny, directory=tmp_path, log=lambda *_: None)
+    again = exp.run((0, 1), (1,), tiny, directory=tmp_path, log=lambda *_: None)
+    assert first == again
+    data = tf.check_results(json.loads(json.dumps(first)))
+    assert [c["column"] for c in data["cells"]] == list(tf.COLUMNS)
+    for cell in data["cells"]:
+        best = max(cell["candidates_val_mean"].values())
+        assert cell["candidates_val_mean"][cell["recipe_name"]] == best     # chosen on validation
+        assert cell["recipe"] == tiny[cell["column"]][cell["recipe_name"]]
+    assert "validation" in data["protocol"] and data["source"]["sha256"] == json.loads(
+        (tmp_path / "pretrained_glyphs_grey.json").read_text())["sha256"]
+    table = tf.ResultTable.from_results(data)
+    assert table.shots == (1,) and len(table.seeds) == 2
+
+
+def test_committed_results_match_the_scripts_settings():
+    from cs231n_utils.results import read_results
+    exp = _load_script("transfer_experiment")
+    data = read_results("transfer_results.json", check=tf.check_results)
+    assert data["seeds"] == list(exp.SEEDS) and len(data["seeds"]) >= 5
+    assert data["shots"] == [1, 5, 20, "all"] and data["columns"] == list(tf.COLUMNS)
+    assert data["recipes"] == json.loads(json.dumps(exp.RECIPES))
+    assert data["cut"] == exp.CUT and data["copies"] == exp.COPIES
+    prov = json.loads((__import__("cs231n_utils.paths", fromlist=["ASSETS_DIR"]).ASSETS_DIR
+                       / "pretrained_glyphs_grey.json").read_text())
+    assert data["source"]["sha256"] == prov["sha256"]   # made with the committed source network

@@ -64,7 +64,7 @@ def plot_transfer_table(table, *, title: str = "", figsize=(7, 3), ylim=None) ->
     Returns {"means": (rows, columns) array in %, "low", "high": the whisker ends in %,
     "groups": row labels, "columns": column names, "figure"}.
 
-    Shown in 07, sections 5, 6.
+    (Used by notebook 07 before it moved to the glyph source.)
     """
     means = 100 * table.means()
     low = 100 * np.array([[min(table.acc[(k, s)]) for s in table.strategies] for k in table.shots])
