@@ -2,7 +2,7 @@
 
 Each function returns a dict with the data it drew plus the matplotlib `figure`:
 
-- `plot_tasks`            example digits of the source task (0-4) and the target task (5-9)
+- `plot_tasks`            one row of source images (glyphs) and one of target images (digits)
 - `plot_result_table`     grouped bars with +- std whiskers from a `transfer_fewshot.ResultTable`
 - `plot_transfer_table`   grouped bars: test accuracy per strategy (bars) for each amount of
                           target data (groups), from a `transfer.TransferTable`
