@@ -20,6 +20,8 @@ One idea per module (import what you need, nothing is loaded at import time):
 - `cifar`           CIFAR-10 batches read opcode by opcode (never unpickled), `load_cifar10`
 - `download`        `workbook.py data cifar10`: resumable download, MD5 check, safe extraction
 - `provenance`      pretrained weights' provenance JSON read with limits and a checksum
+- `glyphs`          a generated colour image set (52 letters, 32x32) standing in for CIFAR-10
+- `glyph_render`    how each glyph image is drawn (fonts, photo textures; private to `glyphs`)
 - `netspec`         the spec language of `architectures` (ConvSpec, Pool, ...) and its cost walker
 - `architectures`   per-layer calculators for LeNet-5, AlexNet ... ShuffleNet
 - `sizing`          the notes' layer-sizing rules, checked layer by layer on a real net
@@ -31,6 +33,8 @@ One idea per module (import what you need, nothing is loaded at import time):
 - `progress`        a text progress bar whose stored output nbval can compare
 - `transfer`        pretrained weights, frozen parts, the transfer-learning experiments
 - `feature_cache`   the disk cache of frozen features (keys, stale and corrupt files)
+- `transfer_augment` small random shifts, rotations and scalings of few labelled images
+- `transfer_fewshot` few-shot transfer from the grey glyphs to the digits: the table of 07
 - `history`         the CNN timeline and ImageNet results (data for 01_history)
 - `filters`         hand-made filters: Gabor, edges, blur, sharpen; test images of bars
 - `tables`          one small table renderer (text and HTML) for every summary
@@ -49,8 +53,9 @@ __version__ = "0.1.0"
 
 _SUBMODULES = ("paths", "shapes", "checks", "layers", "fast_layers", "fast_conv", "winograd", "fast_pool",
                "parallel", "gradient_check", "layer_objects",
-               "models", "pattern", "solver", "data", "netspec", "architectures", "sizing", "memory",
+               "models", "pattern", "solver", "data", "glyphs", "glyph_render", "netspec", "architectures", "sizing", "memory",
                "fc_as_conv", "degradation", "groupnorm", "results", "progress", "transfer", "feature_cache",
+               "transfer_augment", "transfer_fewshot",
                "history", "filters", "tables", "plotting", "explorers", "widgets", "training_view",
                "exercises", "i18n", "cifar", "download", "provenance")
 

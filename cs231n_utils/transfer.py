@@ -32,6 +32,7 @@ from .paths import atomic_write
 from .tables import Table
 
 __all__ = ["file_sha256", "save_weights", "load_weights", "load_pretrained", "PRETRAINED_NAME",
+           "PRETRAINED_GLYPHS_GREY", "provenance_digest",
            "FrozenPart", "top_model", "fresh_model", "with_new_head",
            "SOURCE_CLASSES", "TARGET_CLASSES", "digits_task", "few_shot",
            "train_classifier", "STRATEGIES", "DEFAULT_SETTINGS", "TransferTable",
@@ -78,38 +79,95 @@ def save_weights(path, arrays: Mapping[str, np.ndarray]) -> str:
     return file_sha256(path)
 
 
+MAX_WEIGHTS_BYTES = 8 << 20      # a weights file of this workbook is < 2 MB; refuse anything far larger
+MAX_WEIGHT_ENTRIES = 256
+MAX_PROVENANCE_BYTES = 64 << 10
+
+
 def load_weights(path, expected_sha256: str | None = None) -> "dict[str, np.ndarray]":
-    """Read a weights `.npz` (allow_pickle=False). With `expected_sha256`, refuse a file whose
-    bytes do not match (ValueError saying how to regenerate it)."""
+    """Read a weights `.npz` as an untrusted file: named float arrays, nothing else.
+
+    With `expected_sha256`, refuse a file whose bytes do not match (ValueError saying how to
+    regenerate it). The archive is read with limits (`checks.NpzReader`: at most
+    MAX_WEIGHT_ENTRIES entries and MAX_WEIGHTS_BYTES bytes, uncompressed, plain float arrays
+    whose headers are checked before reading; pickle is never allowed).
+    """
+    from .checks import FileCheckError, NpzReader
+
     path = Path(path)
     if not path.is_file():
-        raise FileNotFoundError(f"weights file {path} does not exist; run "
-                                f"`python scripts/pretrain_source.py` to create it")
+        raise FileNotFoundError(f"weights file {path} does not exist; run the script named in its "
+                                f"provenance .json (e.g. `python scripts/pretrain_source.py`) to create it")
+    size = path.stat().st_size
+    if size > MAX_WEIGHTS_BYTES:
+        raise ValueError(f"{path.name} is {size:,} bytes, more than the {MAX_WEIGHTS_BYTES:,} a weights "
+                         f"file of this workbook can be; restore it (`git checkout assets/`)")
     if expected_sha256 is not None:
         actual = file_sha256(path)
         if actual != expected_sha256:
             raise ValueError(f"{path.name} has sha256 {actual[:16]}..., but its provenance file "
                              f"says {expected_sha256[:16]}...; the file was changed or corrupted. "
-                             f"Restore it (`git checkout assets/`) or rerun "
-                             f"`python scripts/pretrain_source.py`")
-    with np.load(path, allow_pickle=False) as archive:
-        return {k: archive[k] for k in archive.files}
+                             f"Restore it (`git checkout assets/`) or rerun the script that made it")
+    try:
+        with NpzReader(path, "weights file", max_entries=MAX_WEIGHT_ENTRIES, max_bytes=size) as npz:
+            out = {}
+            for name in npz.names:
+                npz.expect(name, None, "f")
+                out[name] = npz.read(name)
+            return out
+    except FileCheckError as err:
+        raise ValueError(f"{err}; restore it (`git checkout assets/`) or rerun the script that "
+                         f"made it") from None
+
+
+def provenance_digest(meta: Mapping) -> str:
+    """SHA-256 of a provenance record itself: its canonical JSON (sorted keys) without the
+    "provenance_sha256" field. Stored in that field, it makes an edited .json detectable."""
+    import json
+
+    body = {k: v for k, v in meta.items() if k != "provenance_sha256"}
+    return hashlib.sha256(json.dumps(body, sort_keys=True, ensure_ascii=True).encode()).hexdigest()
+
+
+def _read_provenance(meta_path: Path) -> dict:
+    import json
+
+    size = meta_path.stat().st_size
+    if size > MAX_PROVENANCE_BYTES:
+        raise ValueError(f"{meta_path.name} is {size:,} bytes; a provenance file is a few kB "
+                         f"(restore it with `git checkout assets/`)")
+    try:
+        meta = json.loads(meta_path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ValueError(f"{meta_path.name} is not valid JSON ({exc}); restore it") from None
+    shape = meta.get("input_shape") if isinstance(meta, dict) else None
+    if not isinstance(meta, dict) or not isinstance(meta.get("pattern"), str) \
+            or not isinstance(meta.get("sha256"), str) or not isinstance(shape, list) \
+            or not 1 <= len(shape) <= 3 or not all(isinstance(s, int) and 1 <= s <= 4096 for s in shape):
+        raise ValueError(f"{meta_path.name} lacks a text 'pattern', a text 'sha256' or an "
+                         f"'input_shape' of 1 to 3 sizes; restore it (`git checkout assets/`)")
+    if "provenance_sha256" in meta and meta["provenance_sha256"] != provenance_digest(meta):
+        raise ValueError(f"{meta_path.name} was edited after it was written (its provenance_sha256 "
+                         f"does not match its content); restore it (`git checkout assets/`) or "
+                         f"rerun {meta.get('script', 'the script that made it')}")
+    return meta
 
 
 PRETRAINED_NAME = "pretrained_digits_source"
+PRETRAINED_GLYPHS_GREY = "pretrained_glyphs_grey"
 
 
 def load_pretrained(name: str = PRETRAINED_NAME, directory=None):
     """The pretrained source model and its provenance: (model, provenance dict).
 
-    Reads `assets/<name>.json` (pattern, input shape, sha256, accuracy, how it was made) and
-    `assets/<name>.npz` (the weights, checked against the sha256), builds the model from the
-    pattern and loads the weights into it.
+    Reads `assets/<name>.json` (pattern, input shape, sha256, accuracy, how it was made; at
+    most 64 kB; its own `provenance_sha256` checked when present) and `assets/<name>.npz`
+    (the weights, checked against the sha256 and read with limits), builds the model from the
+    pattern and loads the weights into it. `name`: PRETRAINED_NAME (digits 0-4, the old
+    source) or PRETRAINED_GLYPHS_GREY (the grey glyphs, notebook 07's source).
 
-    Shown in 07, section 2.
+    Shown in 07, section 1.
     """
-    import json
-
     from .pattern import build_from_pattern
     from .paths import ASSETS_DIR
 
@@ -118,7 +176,7 @@ def load_pretrained(name: str = PRETRAINED_NAME, directory=None):
     if not meta_path.is_file():
         raise FileNotFoundError(f"provenance file {meta_path} not found; run "
                                 f"`python scripts/pretrain_source.py` to create {name}.npz/.json")
-    provenance = json.loads(meta_path.read_text())
+    provenance = _read_provenance(meta_path)
     weights = load_weights(weights_path, expected_sha256=provenance["sha256"])
     model = build_from_pattern(provenance["pattern"], input_shape=tuple(provenance["input_shape"]),
                                seed=0)
@@ -273,7 +331,7 @@ def digits_task(data: Mapping[str, np.ndarray], classes) -> dict:
     Returns a dict with the same keys (only the splits present) plus "classes".
     E.g. classes=(5, 6, 7, 8, 9): digit 5 -> label 0, ..., digit 9 -> label 4.
 
-    Shown in 07, section 1.
+    (Used by notebook 07 before it moved to the glyph source.)
     """
     classes = tuple(int(c) for c in classes)
     if len(set(classes)) != len(classes) or not classes:
@@ -320,14 +378,15 @@ def few_shot(X: np.ndarray, y: np.ndarray, per_class: int | None, seed: int = 0)
 
 def train_classifier(model, X: np.ndarray, y: np.ndarray, *, num_updates: int = 150,
                      learning_rate: float = 1e-3, batch_size: int = 32, seed: int = 0,
-                     update_rule: str = "adam"):
+                     update_rule: str = "adam", augment=None):
     """Train `model` on (X, y) for a fixed number of mini-batch updates; returns the Solver.
 
     Few-shot sets are tiny (5 per class = 25 images), so "epochs" mean little: the training
     set is repeated until one epoch holds at least 10 mini-batches, and the number of epochs
     is chosen to give about `num_updates` updates whatever the data size. No validation set
     is used (a few-shot learner would not have one): the model keeps its final weights.
-    Frozen layers (model.freeze) are not updated by the solver.
+    Frozen layers (model.freeze) are not updated by the solver. `augment(X_batch, rng)` (e.g.
+    `transfer_augment.affine_augment()`) changes every training batch, as in `Solver`.
     """
     from .solver import Solver
 
@@ -344,7 +403,7 @@ def train_classifier(model, X: np.ndarray, y: np.ndarray, *, num_updates: int = 
     solver = Solver(model, {"X_train": X_rep, "y_train": y_rep, "X_val": X[probe], "y_val": y[probe]},
                     update_rule=update_rule, optim_config={"learning_rate": learning_rate},
                     batch_size=batch_size, num_epochs=epochs, seed=seed, progress=False,
-                    num_train_samples=32, restore_best=False)
+                    num_train_samples=32, restore_best=False, augment=augment)
     solver.train()
     return solver
 
@@ -443,7 +502,7 @@ def transfer_experiment(pretrained, target: Mapping[str, np.ndarray], *, shots=(
                  after `top_upto` train from their pretrained values, on cached features),
                  "fine-tune all" (pretrained init, every layer trains).
 
-    Shown in 07, section 5.
+    (Used by notebook 07 before it moved to the glyph source.)
     """
     settings = {**DEFAULT_SETTINGS, **(settings or {})}
     unknown = [s for s in strategies if s not in STRATEGIES]
@@ -500,7 +559,7 @@ def linear_probe_table(pretrained, target: Mapping[str, np.ndarray], *, layers=(
     All features come from `cache`, so the whole table costs one forward pass per layer.
     Returns a TransferTable whose columns are the layer names.
 
-    Shown in 07, section 6.
+    (Used by notebook 07 before it moved to the glyph source.)
     """
     from .layer_objects import Affine
     from .models import Sequential

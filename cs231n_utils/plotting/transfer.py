@@ -2,7 +2,8 @@
 
 Each function returns a dict with the data it drew plus the matplotlib `figure`:
 
-- `plot_tasks`            example digits of the source task (0-4) and the target task (5-9)
+- `plot_tasks`            one row of source images (glyphs) and one of target images (digits)
+- `plot_result_table`     grouped bars with +- std whiskers from a `transfer_fewshot.ResultTable`
 - `plot_transfer_table`   grouped bars: test accuracy per strategy (bars) for each amount of
                           target data (groups), from a `transfer.TransferTable`
 """
@@ -11,7 +12,7 @@ from __future__ import annotations
 import matplotlib.pyplot as plt
 import numpy as np
 
-__all__ = ["plot_tasks", "plot_transfer_table"]
+__all__ = ["plot_tasks", "plot_transfer_table", "plot_result_table"]
 
 DPI = 80
 
@@ -63,7 +64,7 @@ def plot_transfer_table(table, *, title: str = "", figsize=(7, 3), ylim=None) ->
     Returns {"means": (rows, columns) array in %, "low", "high": the whisker ends in %,
     "groups": row labels, "columns": column names, "figure"}.
 
-    Shown in 07, sections 5, 6.
+    (Used by notebook 07 before it moved to the glyph source.)
     """
     means = 100 * table.means()
     low = 100 * np.array([[min(table.acc[(k, s)]) for s in table.strategies] for k in table.shots])
@@ -90,3 +91,34 @@ def plot_transfer_table(table, *, title: str = "", figsize=(7, 3), ylim=None) ->
     fig.tight_layout()
     return {"means": means, "low": low, "high": high, "groups": groups,
             "columns": list(table.strategies), "figure": fig}
+
+
+def plot_result_table(table, *, title: str = "", figsize=(7.5, 3.2)) -> dict:
+    """Grouped bars of a `transfer_fewshot.ResultTable`: one group per row (labels per class),
+    one bar per column, height = mean test accuracy in %, whiskers = +- one std over seeds.
+
+    Returns {"means", "stds": (rows, columns) arrays in %, "groups", "columns", "figure"}.
+
+    Shown in 07, section 5.
+    """
+    means = np.array([[table.stats(k, c)[0] for c in table.columns] for k in table.shots])
+    stds = np.array([[table.stats(k, c)[1] for c in table.columns] for k in table.shots])
+    groups = [("all" if k is None else f"{k} per class") for k in table.shots]
+    n_rows, n_cols = means.shape
+    width = 0.8 / n_cols
+    fig, ax = plt.subplots(figsize=figsize, dpi=DPI)
+    x = np.arange(n_rows)
+    for j, name in enumerate(table.columns):
+        pos = x - 0.4 + width * (j + 0.5)
+        ax.bar(pos, means[:, j], width, label=name)
+        ax.errorbar(pos, means[:, j], yerr=stds[:, j], fmt="none", ecolor="black", elinewidth=0.8,
+                    capsize=2)
+    ax.set_xticks(x)
+    ax.set_xticklabels(groups, fontsize=9)
+    ax.set_ylabel("test accuracy (%)", fontsize=9)
+    ax.set_ylim(max(0.0, 10 * np.floor((np.min(means - stds) - 5) / 10)), 100)
+    ax.legend(fontsize=9, ncol=2, loc="upper center", bbox_to_anchor=(0.5, -0.14), frameon=False)
+    if title:
+        ax.set_title(title, fontsize=10)
+    fig.tight_layout()
+    return {"means": means, "stds": stds, "groups": groups, "columns": list(table.columns), "figure": fig}
