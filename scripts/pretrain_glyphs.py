@@ -61,12 +61,42 @@ NUM_EPOCHS = 8
 BATCH_SIZE = 64
 LEARNING_RATE = 1e-3
 LR_DECAY = 0.8
-REG = float(os.environ.get("GLYPHS_REG", "0"))   # L2 strength (chosen on validation, below)
+REG = 2e-3                # L2 strength (chosen on validation: RECIPE_SEARCH)
 DTYPE = "float32"
 ORIENTED = 0.3            # a filter with orientation index >= this counts as oriented
 # The recipe was chosen on the validation split (see RECIPE_SEARCH, filled in from the runs of
 # `--search`, which never looks at the test split).
-RECIPE_SEARCH: dict = {}
+RECIPE_SEARCH: dict = {
+        "2 epochs, reg=0 (learning rate)": {
+            "lr=1e-3": {
+                "val_accuracy": 0.7558,
+                "oriented_trained": 2
+            },
+            "lr=3e-3": {
+                "val_accuracy": 0.7343,
+                "oriented_trained": 3
+            }
+        },
+        "8 epochs, lr=1e-3 (L2 strength)": {
+            "adam lr=1e-3 decay=0.8 epochs=8 reg=0": {
+                "val_accuracy": 0.8526,
+                "oriented_trained": 4
+            },
+            "adam lr=1e-3 decay=0.8 epochs=8 reg=1e-4": {
+                "val_accuracy": 0.8577,
+                "oriented_trained": 5
+            },
+            "adam lr=1e-3 decay=0.8 epochs=8 reg=5e-4": {
+                "val_accuracy": 0.8561,
+                "oriented_trained": 5
+            },
+            "adam lr=1e-3 decay=0.8 epochs=8 reg=2e-3": {
+                "val_accuracy": 0.8603,
+                "oriented_trained": 6
+            }
+        },
+        "chosen": "reg=2e-3: highest validation accuracy; test accuracy read for this run only"
+}
 
 
 def orientation_index(W: np.ndarray) -> np.ndarray:
