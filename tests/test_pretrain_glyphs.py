@@ -91,3 +91,26 @@ def test_same_seed_gives_identical_weights_and_files(script, tmp_path):
     m1.params["fc1.b"][0] += 1e-3
     ok, message = script.compare_with_committed(m1, tmp_path)
     assert not ok and "DIFFER" in message
+
+
+def test_a_candidate_is_finalised_into_the_same_files_as_a_direct_run(script, tmp_path, monkeypatch):
+    for key, value in TINY.items():
+        monkeypatch.setitem(script.DATA, key, value)
+    monkeypatch.setattr(script, "NUM_EPOCHS", 1)
+    info = script.run_candidate(tmp_path / "cand", script.UPDATE_RULE, script.LEARNING_RATE,
+                                script.LR_DECAY, script.REG, 1)
+    assert "test_accuracy" not in info                 # candidates never look at the test split
+    meta = script.finalize(tmp_path / "cand", tmp_path / "out")
+    direct, direct_info = script.pretrain(seed=script.SEED, num_epochs=1)
+    assert meta["weights_sha256"] == hash_arrays(direct.state_dict())
+    assert meta["test_accuracy"] == direct_info["test_accuracy"]
+    assert meta["training"]["update_rule"] == script.UPDATE_RULE
+    script.run_candidate(tmp_path / "other", "sgd_momentum", 1e-2, 0.9, 0.0, 1)
+    with pytest.raises(SystemExit, match="defaults"):
+        script.finalize(tmp_path / "other", tmp_path / "out2")
+
+
+def test_provenance_records_the_update_rule_and_l2(script, provenance):
+    assert provenance["training"]["update_rule"] == script.UPDATE_RULE
+    assert provenance["training"]["reg"] == script.REG
+    assert provenance["training"]["lr_decay"] == script.LR_DECAY
