@@ -368,12 +368,13 @@ def penultimate_features(model, X, layer: str | None = None, batch_size: int = 2
     return acts.reshape(len(acts), -1).astype(np.float64)
 
 
-def tsne_embedding(features, seed: int = 0, perplexity: float = 30.0, pca_dims: int | None = 50) -> np.ndarray:
+def tsne_embedding(features, seed: int = 0, perplexity: float = 30.0, pca_dims: int | None = 50,
+                   max_iter: int = 1000) -> np.ndarray:
     """A 2-D t-SNE map (t-分布随机近邻嵌入) of (N, D) features (scikit-learn's TSNE).
 
     Nearby points in the map have nearby features; distances between far-apart groups mean
     little. `pca_dims`: reduce to that many principal components first (faster, less noise;
-    None keeps all). The result is deterministic for a given `seed` (random_state, PCA
+    None keeps all); `max_iter` optimisation steps (>= 250). The result is deterministic for a given `seed` (random_state, PCA
     initialisation). Returns (N, 2) float64.
 
     Shown in 05, section 14.
@@ -392,5 +393,5 @@ def tsne_embedding(features, seed: int = 0, perplexity: float = 30.0, pca_dims: 
     if pca_dims is not None and F.shape[1] > pca_dims:
         F = PCA(pca_dims, random_state=seed).fit_transform(F)
     tsne = TSNE(n_components=2, perplexity=perplexity, init="pca", random_state=seed,
-                learning_rate="auto", max_iter=1000)
+                learning_rate="auto", max_iter=max_iter)
     return np.asarray(tsne.fit_transform(F), dtype=np.float64)

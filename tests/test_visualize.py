@@ -280,8 +280,8 @@ def test_tsne_is_deterministic_and_keeps_clusters_apart():
     centres = rng.standard_normal((3, 20)) * 10
     labels = np.repeat(np.arange(3), 20)
     F = centres[labels] + rng.standard_normal((60, 20))
-    a = V.tsne_embedding(F, seed=0, perplexity=10)
-    b = V.tsne_embedding(F, seed=0, perplexity=10)
+    a = V.tsne_embedding(F, seed=0, perplexity=10, max_iter=300)
+    b = V.tsne_embedding(F, seed=0, perplexity=10, max_iter=300)
     np.testing.assert_array_equal(a, b)
     assert a.shape == (60, 2)
     d = np.linalg.norm(a[:, None] - a[None], axis=2)
@@ -291,3 +291,43 @@ def test_tsne_is_deterministic_and_keeps_clusters_apart():
         V.tsne_embedding(F, perplexity=100)
     with pytest.raises(ValueError, match=r"\(N, D\)"):
         V.tsne_embedding(F[:3])
+
+
+# ----------------------------------------------------------------------------- the figures
+
+def test_figures_follow_the_style_and_return_what_they_drew():
+    from cs231n_utils.plotting import features as PF
+    from cs231n_utils.plotting import style
+
+    rng = np.random.default_rng(7)
+    model = _small_net(seed=2)
+    W0 = model.params["conv1.W"].copy()
+    out = PF.plot_filter_comparison(W0 * 2, W0, V.orientation_index(W0 * 2), V.orientation_index(W0))
+    assert out["trained"].shape == (4, 5, 5, 3) and out["cell_px"] >= style.MIN_CELL_PX
+    assert style.figure_problems(out["figure"]) == []
+    X = rng.standard_normal((20, 3, 14, 14))
+    top = V.top_patches(model, X, "relu2", [0, 1], k=9)
+    fig = PF.plot_top_patches(top)["figure"]
+    assert style.figure_problems(fig) == []
+    model1 = _one_pixel_net(H=14, W=14)
+    occ = V.occlusion_map(model1, X[0], 1, patch=3, stride=1)
+    drawn = PF.plot_occlusion(X[0], occ)
+    np.testing.assert_array_equal(drawn["map"], occ["pixel"])
+    assert style.figure_problems(drawn["figure"]) == []
+    sal = V.saliency_map(model, X[:2], [0, 1])["saliency"]
+    assert style.figure_problems(PF.plot_saliency(X[:2], sal, ["a", "b"])["figure"]) == []
+    emb = rng.standard_normal((30, 2))
+    t = PF.plot_tsne(emb, np.arange(30) % 3, ["x", "y", "z"])
+    assert list(t["classes"]) == [0, 1, 2] and style.figure_problems(t["figure"]) == []
+
+
+def test_figure_errors():
+    from cs231n_utils.plotting import features as PF
+
+    with pytest.raises(ValueError, match="C = 1 or 3"):
+        PF.plot_filter_comparison(np.zeros((4, 2, 3, 3)), np.zeros((4, 2, 3, 3)))
+    with pytest.raises(ValueError, match="cell_px must be >= 24"):
+        PF.plot_filter_comparison(np.zeros((4, 1, 3, 3)), np.zeros((4, 1, 3, 3)), cell_px=10)
+    with pytest.raises(ValueError, match="must match"):
+        PF.plot_saliency(np.zeros((2, 3, 5, 5)), np.zeros((2, 4, 4)))
+    assert PF.to_display(np.full((1, 2, 2), np.nan)).shape == (2, 2, 3)
