@@ -17,6 +17,8 @@ One idea per module (import what you need, nothing is loaded at import time):
 - `pattern`         the lecture's pattern text ("INPUT -> [CONV3-16 -> RELU]*2 -> FC-10") -> a model
 - `solver`          SGD / momentum / Adam training with history and checkpoints
 - `data`            digits (bundled with scikit-learn) and a safe CIFAR-10 loader
+- `glyphs`          a generated colour image set (52 letters, 32x32) standing in for CIFAR-10
+- `glyph_render`    how each glyph image is drawn (fonts, photo textures; private to `glyphs`)
 - `netspec`         the spec language of `architectures` (ConvSpec, Pool, ...) and its cost walker
 - `architectures`   per-layer calculators for LeNet-5, AlexNet ... ShuffleNet
 - `sizing`          the notes' layer-sizing rules, checked layer by layer on a real net
@@ -47,7 +49,7 @@ __version__ = "0.1.0"
 
 _SUBMODULES = ("paths", "shapes", "checks", "layers", "fast_layers", "fast_conv", "winograd", "fast_pool",
                "parallel", "gradient_check", "layer_objects",
-               "models", "pattern", "solver", "data", "netspec", "architectures", "sizing", "memory",
+               "models", "pattern", "solver", "data", "glyphs", "glyph_render", "netspec", "architectures", "sizing", "memory",
                "fc_as_conv", "degradation", "groupnorm", "results", "progress", "transfer", "feature_cache",
                "history", "filters", "visualize", "tables", "plotting", "explorers", "widgets", "training_view",
                "exercises", "i18n")
