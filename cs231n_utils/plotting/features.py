@@ -11,6 +11,7 @@ returns a dict with the data it drew plus the matplotlib `figure`:
 - `plot_occlusion`          image | occlusion-sensitivity map with colorbar | overlay
 - `plot_saliency`           one row per image: image | saliency map with colorbar
 - `plot_tsne`               the 2-D t-SNE points coloured by class, with a legend
+- `widen`                   bring a figure made elsewhere to the style's dpi and minimum width
 """
 from __future__ import annotations
 
@@ -21,11 +22,26 @@ import numpy as np
 
 from . import style
 
-__all__ = ["to_display", "plot_filter_comparison", "plot_top_patches", "plot_occlusion",
+__all__ = ["widen", "to_display", "plot_filter_comparison", "plot_top_patches", "plot_occlusion",
            "plot_saliency", "plot_tsne"]
 
 _GAP_VALUE = 1.0          # white between tiles
 _OUTSIDE = 0.82           # light grey where a patch lies outside the image
+
+
+def widen(fig, min_width_px: int = style.MIN_WIDTH_PX) -> tuple:
+    """Set `fig` to the style's dpi and make it at least `min_width_px` wide (keeping its
+    height), then redo its layout, for figures drawn by helpers with a smaller default size.
+    Returns the new (width, height) in pixels.
+
+    Shown in 05, section 9.
+    """
+    fig.set_dpi(style.DPI)
+    w, h = fig.get_size_inches()
+    fig.set_size_inches(max(w, min_width_px / style.DPI + 0.2), h)
+    style.keep_full_size(fig)
+    fig.tight_layout()
+    return tuple(int(round(v * style.DPI)) for v in fig.get_size_inches())
 
 
 def to_display(images, per_image: bool = True) -> np.ndarray:
