@@ -157,12 +157,23 @@ def plot_filter_comparison(trained, initial, index_trained=None, index_initial=N
     return out
 
 
+def _undo(images, mean, std) -> np.ndarray:
+    """images * std + mean per channel (axis -3), undoing a per-channel normalisation."""
+    a = np.asarray(images, dtype=np.float64)
+    if std is not None:
+        a = a * np.asarray(std, dtype=np.float64).reshape(-1, 1, 1)
+    if mean is not None:
+        a = a + np.asarray(mean, dtype=np.float64).reshape(-1, 1, 1)
+    return a
+
+
 def plot_top_patches(top, unit_labels: Sequence[str] | None = None, *, cell_px: int = 48,
-                     title: str | None = None) -> dict:
+                     title: str | None = None, mean=None, std=None) -> dict:
     """One row per unit: its top-k patches (strongest first), each its receptive field's size.
 
     top: a `visualize.TopPatches`. Patches are stretched to their own range; the part of a
     patch outside the image is light grey. Each patch is drawn `cell_px` pixels wide (>= 24).
+    mean, std: (C,) per-channel normalisation of the images, undone before drawing.
     Returns {"tiles": (U, k, S, S, 3) RGB drawn, "figure"}.
 
     Shown in 05, section 12.
@@ -172,7 +183,7 @@ def plot_top_patches(top, unit_labels: Sequence[str] | None = None, *, cell_px: 
     if cell_px < style.MIN_CELL_PX:
         raise ValueError(f"cell_px must be >= {style.MIN_CELL_PX}, got {cell_px}")
     U, k = top.values.shape
-    tiles = to_display(top.patches)                                    # (U, k, S, S, 3)
+    tiles = to_display(_undo(top.patches, mean, std))                  # (U, k, S, S, 3)
     labels = list(unit_labels) if unit_labels is not None else [f"unit {u}" for u in top.units]
     gap_px, label_w, margin, title_px = 6, 70, 8, 26 if title else 8
     grid_w, grid_h = k * (cell_px + gap_px), U * (cell_px + gap_px)
@@ -195,17 +206,18 @@ def plot_top_patches(top, unit_labels: Sequence[str] | None = None, *, cell_px: 
     return {"tiles": tiles, "figure": fig}
 
 
-def plot_occlusion(image, occlusion: dict, title: str = "") -> dict:
+def plot_occlusion(image, occlusion: dict, title: str = "", *, mean=None, std=None) -> dict:
     """Image | occlusion map (drop of the true-class probability, diverging map centred on 0,
     colorbar) | the image with the map's positive part laid over it.
 
-    image: (C, H, W); occlusion: the dict of `visualize.occlusion_map`. Returns {"map": the
+    image: (C, H, W); occlusion: the dict of `visualize.occlusion_map`; mean, std: the
+    per-channel normalisation to undo before drawing the image. Returns {"map": the
     (H, W) map drawn, "limits", "figure"}.
 
     Shown in 05, section 13.
     """
     fig, axes = style.figure(1, 3, figsize=(9, 3.2))
-    rgb = to_display(image)
+    rgb = to_display(_undo(image, mean, std))
     m = np.asarray(occlusion["pixel"], dtype=np.float64)
     axes[0].imshow(rgb)
     axes[0].set_title(title or f"image (p = {occlusion['prob']:.2f})")
@@ -222,11 +234,11 @@ def plot_occlusion(image, occlusion: dict, title: str = "") -> dict:
     return {"map": m, "limits": lim, "figure": fig}
 
 
-def plot_saliency(images, saliency, titles: Sequence[str] | None = None) -> dict:
+def plot_saliency(images, saliency, titles: Sequence[str] | None = None, *, mean=None, std=None) -> dict:
     """For each image: the image and its saliency map (|gradient|, grey, own colorbar).
 
     images: (N, C, H, W); saliency: (N, H, W) from `visualize.saliency_map`. N <= 4 pairs
-    are drawn in one row. Returns {"saliency": the maps drawn, "figure"}.
+    are drawn in one row; mean, std: the normalisation to undo before drawing. Returns {"saliency": the maps drawn, "figure"}.
 
     Shown in 05, section 13.
     """
@@ -236,7 +248,7 @@ def plot_saliency(images, saliency, titles: Sequence[str] | None = None) -> dict
                          f"{images.shape} and {sal.shape}")
     N = len(images)
     fig, axes = style.figure(1, 2 * N, figsize=(2.6 * 2 * N, 2.8), squeeze=False)
-    rgb = to_display(images)
+    rgb = to_display(_undo(images, mean, std))
     for i in range(N):
         a, b = axes[0, 2 * i], axes[0, 2 * i + 1]
         a.imshow(rgb[i])
