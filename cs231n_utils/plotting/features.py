@@ -202,7 +202,7 @@ def plot_top_patches(top, unit_labels: Sequence[str] | None = None, *, cell_px: 
         ax.text(-8, u * (cell_px + gap_px) + cell_px / 2, labels[u], ha="right", va="center",
                 fontsize=style.MIN_FONT_SIZE)
     if title:
-        fig.text(0.5, 1 - (title_px - 6) / height, title, ha="center", va="top", fontsize=10)
+        fig.text(0.5, 1 - 3 / height, title, ha="center", va="top", fontsize=10)
     return {"tiles": tiles, "figure": fig}
 
 
@@ -247,7 +247,7 @@ def plot_saliency(images, saliency, titles: Sequence[str] | None = None, *, mean
         raise ValueError(f"images (N, C, H, W) with N = 1..4 and saliency (N, H, W) must match, got "
                          f"{images.shape} and {sal.shape}")
     N = len(images)
-    fig, axes = style.figure(1, 2 * N, figsize=(2.6 * 2 * N, 2.8), squeeze=False)
+    fig, axes = style.figure(1, 2 * N, figsize=(2.1 * 2 * N, 2.4), squeeze=False)
     rgb = to_display(_undo(images, mean, std))
     for i in range(N):
         a, b = axes[0, 2 * i], axes[0, 2 * i + 1]
