@@ -261,8 +261,12 @@ def plot_saliency(images, saliency, titles: Sequence[str] | None = None, *, mean
     return {"saliency": sal, "figure": fig}
 
 
-def plot_tsne(embedding, labels, class_names: Sequence[str] | None = None, title: str = "") -> dict:
+def plot_tsne(embedding, labels, class_names: Sequence[str] | None = None, title: str = "",
+              colors: dict | None = None) -> dict:
     """The (N, 2) t-SNE points, one colour per class, with a legend beside the plot.
+
+    colors: optional class number -> matplotlib colour (e.g. one hue for the two cases of a
+    letter); by default the classes take the tab10 (tab20 beyond 10) colours in order.
 
     Returns {"classes": the class numbers drawn, "figure"}.
 
@@ -277,7 +281,8 @@ def plot_tsne(embedding, labels, class_names: Sequence[str] | None = None, title
     for i, c in enumerate(classes):
         pts = emb[labels == c]
         name = class_names[int(c)] if class_names is not None else str(c)
-        ax.scatter(pts[:, 0], pts[:, 1], s=10, color=cmap(i % cmap.N), label=name)
+        colour = colors[int(c)] if colors is not None else cmap(i % cmap.N)
+        ax.scatter(pts[:, 0], pts[:, 1], s=12, color=colour, label=name)
     ax.set_xticks([])
     ax.set_yticks([])
     ax.set_xlabel("t-SNE 1")
