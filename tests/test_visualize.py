@@ -331,3 +331,14 @@ def test_figure_errors():
     with pytest.raises(ValueError, match="must match"):
         PF.plot_saliency(np.zeros((2, 3, 5, 5)), np.zeros((2, 4, 4)))
     assert PF.to_display(np.full((1, 2, 2), np.nan)).shape == (2, 2, 3)
+
+
+def test_widen_brings_a_small_figure_to_the_style():
+    from cs231n_utils.plotting import features as PF
+    from cs231n_utils.plotting import style
+
+    fig, ax = plt.subplots(figsize=(2, 1), dpi=80)
+    ax.set_title("small", fontsize=7)
+    w, h = PF.widen(fig)
+    assert w >= style.MIN_WIDTH_PX and h == 100
+    assert style.figure_problems(fig) == []

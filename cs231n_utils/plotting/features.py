@@ -30,12 +30,17 @@ _OUTSIDE = 0.82           # light grey where a patch lies outside the image
 
 
 def widen(fig, min_width_px: int = style.MIN_WIDTH_PX) -> tuple:
-    """Set `fig` to the style's dpi and make it at least `min_width_px` wide (keeping its
-    height), then redo its layout, for figures drawn by helpers with a smaller default size.
-    Returns the new (width, height) in pixels.
+    """Set `fig` to the style's dpi, make it at least `min_width_px` wide (keeping its height)
+    and its text at least `style.MIN_FONT_SIZE`, then redo its layout: for figures drawn by
+    helpers with a smaller default size. Returns the new (width, height) in pixels.
 
     Shown in 05, section 9.
     """
+    from matplotlib.text import Text
+
+    for t in fig.findobj(Text):
+        if t.get_fontsize() < style.MIN_FONT_SIZE:
+            t.set_fontsize(style.MIN_FONT_SIZE)
     fig.set_dpi(style.DPI)
     w, h = fig.get_size_inches()
     fig.set_size_inches(max(w, min_width_px / style.DPI + 0.2), h)
