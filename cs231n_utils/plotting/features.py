@@ -190,7 +190,8 @@ def plot_top_patches(top, unit_labels: Sequence[str] | None = None, *, cell_px: 
     U, k = top.values.shape
     tiles = to_display(_undo(top.patches, mean, std))                  # (U, k, S, S, 3)
     labels = list(unit_labels) if unit_labels is not None else [f"unit {u}" for u in top.units]
-    gap_px, label_w, margin, title_px = 6, 70, 8, 26 if title else 8
+    gap_px, margin, title_px = 6, 8, 26 if title else 8
+    label_w = 16 + 7 * max(len(t) for t in labels)            # about 7 px per character at 9 pt
     grid_w, grid_h = k * (cell_px + gap_px), U * (cell_px + gap_px)
     width = max(style.MIN_WIDTH_PX, grid_w + label_w + 2 * margin)
     height = grid_h + title_px + margin
@@ -228,7 +229,7 @@ def plot_occlusion(image, occlusion: dict, title: str = "", *, mean=None, std=No
     axes[0].set_title(title or f"image (p = {occlusion['prob']:.2f})")
     _, lim = style.show_signed(axes[1], m, title="probability drop")
     axes[2].imshow(rgb.mean(axis=-1), cmap=style.IMAGE_CMAP)
-    shown = np.ma.masked_less_equal(m, 0)
+    shown = np.ma.masked_less_equal(m, 0.05 * max(lim[1], 1e-12))     # the clearly positive part
     im = axes[2].imshow(shown, cmap="Reds", alpha=0.6, vmin=0, vmax=max(lim[1], 1e-12))
     fig.colorbar(im, ax=axes[2], fraction=0.046, pad=0.03).ax.tick_params(labelsize=style.MIN_FONT_SIZE)
     axes[2].set_title("where hiding hurts")
