@@ -24,6 +24,7 @@ The pictures are drawn by `cs231n_utils.plotting.features`.
 """
 from __future__ import annotations
 
+import contextlib
 from typing import NamedTuple, Sequence
 
 import numpy as np
@@ -374,8 +375,9 @@ def tsne_embedding(features, seed: int = 0, perplexity: float = 30.0, pca_dims: 
 
     Nearby points in the map have nearby features; distances between far-apart groups mean
     little. `pca_dims`: reduce to that many principal components first (faster, less noise;
-    None keeps all); `max_iter` optimisation steps (>= 250). The result is deterministic for a given `seed` (random_state, PCA
-    initialisation). Returns (N, 2) float64.
+    None keeps all); `max_iter` optimisation steps (>= 250). The result is deterministic for
+    a given `seed` (random_state, PCA initialisation) and runs in one thread, so it does not
+    depend on OMP_NUM_THREADS. Returns (N, 2) float64.
 
     Shown in 05, section 14.
     """
@@ -390,8 +392,19 @@ def tsne_embedding(features, seed: int = 0, perplexity: float = 30.0, pca_dims: 
     if not 1 <= perplexity < len(F):
         raise ValueError(f"perplexity must be in [1, N) = [1, {len(F)}), got {perplexity}; "
                          f"a common choice is 5..50")
-    if pca_dims is not None and F.shape[1] > pca_dims:
-        F = PCA(pca_dims, random_state=seed).fit_transform(F)
     tsne = TSNE(n_components=2, perplexity=perplexity, init="pca", random_state=seed,
                 learning_rate="auto", max_iter=max_iter)
-    return np.asarray(tsne.fit_transform(F), dtype=np.float64)
+    with _one_thread():
+        if pca_dims is not None and F.shape[1] > pca_dims:
+            F = PCA(pca_dims, random_state=seed).fit_transform(F)
+        return np.asarray(tsne.fit_transform(F), dtype=np.float64)
+
+
+def _one_thread():
+    """Hold BLAS and OpenMP to one thread (threadpoolctl, when installed): t-SNE's OpenMP loops
+    then add in one order whatever OMP_NUM_THREADS says, and do not spin against other work."""
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:                      # without it: scikit-learn's own thread choice
+        return contextlib.nullcontext()
+    return threadpool_limits(1)

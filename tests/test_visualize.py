@@ -287,6 +287,19 @@ def test_tsne_is_deterministic_and_keeps_clusters_apart():
     d = np.linalg.norm(a[:, None] - a[None], axis=2)
     np.fill_diagonal(d, np.inf)
     assert (labels[np.argmin(d, axis=1)] == labels).all()           # nearest neighbour: same cluster
+    code = ("import sys, numpy as np; from cs231n_utils.visualize import tsne_embedding; "
+            "F = np.load(sys.argv[1]); sys.stdout.write(tsne_embedding(F, seed=0, perplexity=10, "
+            "max_iter=300).tobytes().hex())")
+    import os
+    import subprocess
+    import sys
+    import tempfile
+    with tempfile.TemporaryDirectory() as tmp:
+        np.save(os.path.join(tmp, "F.npy"), F)
+        env = dict(os.environ, OMP_NUM_THREADS="2", OPENBLAS_NUM_THREADS="2")
+        out = subprocess.run([sys.executable, "-c", code, os.path.join(tmp, "F.npy")], env=env,
+                             capture_output=True, text=True, check=True).stdout
+    assert bytes.fromhex(out) == a.tobytes()                     # same bits with 2 threads
     with pytest.raises(ValueError, match="perplexity"):
         V.tsne_embedding(F, perplexity=100)
     with pytest.raises(ValueError, match=r"\(N, D\)"):
