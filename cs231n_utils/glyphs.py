@@ -278,7 +278,7 @@ def load_glyphs(n_train: int = 400, n_val: int = 60, n_test: int = 60, *, seed: 
     Returns a dict: X_train, X_val, X_test (N, 3, size, size) of `dtype`; y_train, y_val,
     y_test (N,) int64 (index into "classes"); ink_brighter_train/_val/_test (N,) bool;
     "classes" (tuple of letters), "mean" and "std" ((3,) float64, per channel, on the training
-    pixels in [0, 1]), "seed", "size", "status" ("generated", "loaded from cache", ...) and
+    pixels in [0, 1]; NaN when n_train=0), "seed", "size", "status" ("generated", "loaded from cache", ...) and
     "seconds" (time to make or load).
     """
     start = time.perf_counter()
@@ -348,6 +348,8 @@ def to_digits_like(X: np.ndarray, ink_brighter: np.ndarray, size: int = 16) -> n
         raise ValueError(f"ink_brighter must be a bool array of shape ({len(X)},) (the "
                          f"'ink_brighter_<split>' entry of load_glyphs), got {ink.dtype} {ink.shape}")
     size = check_int(size, "size", 8, 128)
+    if len(X) == 0:                                         # an empty split (count 0)
+        return np.zeros((0, 1, size, size), np.float32)
     scale = 255.0 if X.dtype == np.uint8 else 1.0
     grey = np.tensordot(np.array([0.299, 0.587, 0.114], np.float32), X.astype(np.float32), axes=(0, 1)) / scale
     grey = np.where(ink[:, None, None], grey, 1 - grey)
@@ -367,7 +369,8 @@ def load_glyphs_grey(n_train: int = 400, n_val: int = 60, n_test: int = 60, *, s
     """`load_glyphs` at 32x32, turned digits-like with `to_digits_like(X, ink, size)`.
 
     Returns the same dict as `load_glyphs`, with X_* of shape (N, 1, size, size) float32 in
-    [0, 1] and "mean"/"std" as (1,) arrays over the grey training pixels.
+    [0, 1] and "mean"/"std" as (1,) arrays over the grey training pixels (NaN when
+    n_train=0). A count of 0 gives an empty split of shape (0, 1, size, size).
     """
     data = load_glyphs(n_train, n_val, n_test, seed=seed, size=32, classes=classes,
                        dtype=np.uint8, cache=cache, cache_dir=cache_dir, workers=workers)

@@ -280,3 +280,18 @@ def test_sample_grid_is_wide_enough(tmp_path):
     assert path.stat().st_size > 1000
     with pytest.raises(ValueError, match="png"):
         glyphs.save_sample_grid(tmp_path / "g.jpg")
+
+
+@pytest.mark.parametrize("counts", [(0, 0, 2), (2, 0, 0), (0, 2, 1)])
+def test_a_split_of_zero_images_is_empty_in_both_versions(counts):
+    colour = load_glyphs(*counts, classes="AB", cache=False, workers=1)
+    grey = load_glyphs_grey(*counts, size=16, classes="AB", cache=False, workers=1)
+    for split, n in zip(("train", "val", "test"), counts):
+        assert colour[f"X_{split}"].shape == (2 * n, 3, 32, 32)
+        assert grey[f"X_{split}"].shape == (2 * n, 1, 16, 16)
+        assert grey[f"X_{split}"].dtype == np.float32 and grey[f"y_{split}"].shape == (2 * n,)
+        assert np.array_equal(grey[f"y_{split}"], colour[f"y_{split}"])
+    # no training images: no statistics (NaN), otherwise finite
+    assert np.isnan(grey["mean"]).all() == (counts[0] == 0)
+    assert np.isnan(colour["std"]).all() == (counts[0] == 0)
+    assert to_digits_like(np.zeros((0, 3, 32, 32), np.uint8), np.zeros(0, bool), 8).shape == (0, 1, 8, 8)
