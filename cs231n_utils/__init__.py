@@ -37,6 +37,7 @@ One idea per module (import what you need, nothing is loaded at import time):
 - `transfer_fewshot` few-shot transfer from the grey glyphs to the digits: the table of 07
 - `history`         the CNN timeline and ImageNet results (data for 01_history)
 - `filters`         hand-made filters: Gabor, edges, blur, sharpen; test images of bars
+- `visualize`       what a trained net learned: filter orientation, top patches, occlusion, saliency, t-SNE
 - `tables`          one small table renderer (text and HTML) for every summary
 - `plotting`        figures used by the notebooks, one module per topic (each returns the data it draws)
 - `explorers`       the arithmetic behind the interactive widgets (pure functions)
@@ -56,7 +57,7 @@ _SUBMODULES = ("paths", "shapes", "checks", "layers", "fast_layers", "fast_conv"
                "models", "pattern", "solver", "data", "glyphs", "glyph_render", "netspec", "architectures", "sizing", "memory",
                "fc_as_conv", "degradation", "groupnorm", "results", "progress", "transfer", "feature_cache",
                "transfer_augment", "transfer_fewshot",
-               "history", "filters", "tables", "plotting", "explorers", "widgets", "training_view",
+               "history", "filters", "visualize", "tables", "plotting", "explorers", "widgets", "training_view",
                "exercises", "i18n", "cifar", "download", "provenance")
 
 __all__ = list(_SUBMODULES) + ["__version__"]
