@@ -205,7 +205,7 @@ def test_committed_results_match_the_scripts_settings():
     assert data["seeds"] == list(exp.SEEDS) and len(data["seeds"]) >= 5
     assert data["shots"] == [1, 5, 20, "all"] and data["columns"] == list(tf.COLUMNS)
     assert data["recipes"] == json.loads(json.dumps(exp.RECIPES))
-    assert data["cut"] == exp.CUT and data["copies"] == exp.COPIES
+    assert data["cuts"] == list(exp.CUTS) and data["copies"] == exp.COPIES
     prov = json.loads((__import__("cs231n_utils.paths", fromlist=["ASSETS_DIR"]).ASSETS_DIR
                        / "pretrained_glyphs_grey.json").read_text())
     assert data["source"]["sha256"] == prov["sha256"]   # made with the committed source network
