@@ -6,13 +6,14 @@ scikit-learn) and few labels. Four columns, each with the same network:
 
 - "from scratch":         random init, every layer trains, on augmented images
 - "frozen + linear head": the pretrained layers up to `cut` frozen, a new softmax layer
-                          trained on their cached features
+                          fitted on their cached features (`LogisticHead`: standardised
+                          features, L-BFGS to convergence, L2 strength from the recipe)
 - "frozen + linear head, augmented": the same head fitted on `copies` augmented versions of
                           every labelled image (their features, computed once per run)
 - "fine-tune all":        pretrained init with a new head, every layer trains, augmented
 
 Honest protocol (验证集选择, 测试集只用一次): every recipe (learning rate, number of updates,
-weight decay) is chosen per column and per row on the *validation* split (mean over the
+weight decay; for the linear heads the cut layer and the L2 strength) is chosen per column and per row on the *validation* split (mean over the
 seeds); each trained model keeps its weights in memory until the choice is made, and only the
 chosen ones are then evaluated on the test split, once. `run_column` is the single function
 that trains one (column, row, seed, recipe), so the notebook can rerun one cell of the table
@@ -96,7 +97,7 @@ class LogisticHead:
     their augmented versions), then scikit-learn's multinomial LogisticRegression (L-BFGS, L2
     penalty, objective = sum of the N cross-entropies + ||W||^2 / (2 C)) is run until it
     converges. Smaller C = stronger weight decay. accuracy(F, y) and predict(F) standardise
-    with the training statistics.
+    with the training statistics. Used by `run_column` for recipes with a "C".
     """
 
     def __init__(self, C: float, max_iter: int = 2000):

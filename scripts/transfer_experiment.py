@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Notebook 07's table: few-shot transfer from the grey glyphs to the handwritten digits.
 
-    python scripts/transfer_experiment.py           # the full table (about 25 min of one core; --jobs 3)
+    python scripts/transfer_experiment.py           # the full table (29 min with --jobs 3 on a busy 2-core machine)
     python scripts/transfer_experiment.py --quick   # a tiny run (2 seeds, 1 and 5 labels/class)
 
 Source network: assets/pretrained_glyphs_grey.npz (made by scripts/pretrain_glyphs_grey.py).
