@@ -6,13 +6,14 @@ scikit-learn) and few labels. Four columns, each with the same network:
 
 - "from scratch":         random init, every layer trains, on augmented images
 - "frozen + linear head": the pretrained layers up to `cut` frozen, a new softmax layer
-                          trained on their cached features
+                          fitted on their cached features (`LogisticHead`: standardised
+                          features, L-BFGS to convergence, L2 strength from the recipe)
 - "frozen + linear head, augmented": the same head fitted on `copies` augmented versions of
                           every labelled image (their features, computed once per run)
 - "fine-tune all":        pretrained init with a new head, every layer trains, augmented
 
 Honest protocol (验证集选择, 测试集只用一次): every recipe (learning rate, number of updates,
-weight decay) is chosen per column and per row on the *validation* split (mean over the
+weight decay; for the linear heads the cut layer and the L2 strength) is chosen per column and per row on the *validation* split (mean over the
 seeds); each trained model keeps its weights in memory until the choice is made, and only the
 chosen ones are then evaluated on the test split, once. `run_column` is the single function
 that trains one (column, row, seed, recipe), so the notebook can rerun one cell of the table
@@ -30,7 +31,7 @@ from .checks import check_int
 from .transfer import FrozenPart, few_shot, fresh_model, train_classifier, with_new_head
 from .transfer_augment import affine_augment, augmented_copies
 
-__all__ = ["COLUMNS", "SHOTS", "AUGMENT", "digits_target", "run_column", "select_and_test",
+__all__ = ["COLUMNS", "SHOTS", "AUGMENT", "digits_target", "LogisticHead", "run_column", "select_and_test",
            "ResultTable", "check_results", "gain_line"]
 
 COLUMNS = ("from scratch", "frozen + linear head", "frozen + linear head, augmented", "fine-tune all")
@@ -88,16 +89,53 @@ def _flat(F: np.ndarray) -> np.ndarray:
     return F.reshape(len(F), -1)
 
 
+class LogisticHead:
+    """A linear softmax head fitted to convergence on standardised frozen features.
+
+    fit(F, y): F of shape (N, D) (any trailing shape is flattened). Every feature is centred and
+    scaled with the mean and std of *these* training rows only (the few labelled images, or
+    their augmented versions), then scikit-learn's multinomial LogisticRegression (L-BFGS, L2
+    penalty, objective = sum of the N cross-entropies + ||W||^2 / (2 C)) is run until it
+    converges. Smaller C = stronger weight decay. accuracy(F, y) and predict(F) standardise
+    with the training statistics. Used by `run_column` for recipes with a "C".
+    """
+
+    def __init__(self, C: float, max_iter: int = 2000):
+        self.C, self.max_iter = _number(C, "C (inverse L2 strength)", 1e-12), int(max_iter)
+        self.output_shape = None
+
+    def fit(self, F: np.ndarray, y: np.ndarray) -> "LogisticHead":
+        from sklearn.linear_model import LogisticRegression
+
+        F = _flat(np.asarray(F, dtype=np.float64))
+        self.mean, self.std = F.mean(axis=0), F.std(axis=0) + 1e-6
+        self.clf = LogisticRegression(C=self.C, max_iter=self.max_iter, tol=1e-6)
+        self.clf.fit((F - self.mean) / self.std, y)
+        self.output_shape = (len(self.clf.classes_),)
+        return self
+
+    def predict(self, F: np.ndarray) -> np.ndarray:
+        return self.clf.predict((_flat(np.asarray(F, dtype=np.float64)) - self.mean) / self.std)
+
+    def accuracy(self, F: np.ndarray, y: np.ndarray) -> float:
+        return float(np.mean(self.predict(F) == np.asarray(y)))
+
+
 def run_column(column: str, recipe: Mapping, pretrained, target: Mapping, idx: np.ndarray,
                seed: int, *, features: Mapping | None = None, cut: str = "pool3",
-               copies: int = 16):
+               copies: int = 16, memo: dict | None = None):
     """Train one cell of the table: `column` with `recipe` on the labelled images `idx`.
 
-    recipe:   {"learning_rate", "num_updates"} and optionally "reg" (L2 weight decay)
+    recipe:   network columns and SGD heads: {"learning_rate", "num_updates"} and optionally
+              "reg" (L2 weight decay). Linear-head columns may instead give {"C"} (and
+              optionally "cut"): a `LogisticHead` fitted to convergence on standardised
+              features of layer recipe["cut"] (default `cut`)
     idx:      indices into target["X_train"] (a few-shot subset of the pool)
-    features: {"train": ..., "val": ..., "test": ...} frozen features up to `cut` of the
+    features: {"train": ..., "val": ..., "test": ...} frozen features up to the cut of the
               target splits (from the feature cache); computed here when None
     copies:   versions of every labelled image for the augmented linear head (1 original)
+    memo:     optional dict reused between calls with the same (idx, seed): keeps the
+              augmented features so several recipes do not recompute them
     Returns (model, evaluate) where evaluate(split) -> accuracy on "val" or "test": the test
     split is only touched when the caller asks for it.
 
@@ -107,27 +145,36 @@ def run_column(column: str, recipe: Mapping, pretrained, target: Mapping, idx: n
         raise ValueError(f"unknown column {column!r}; choose from {COLUMNS}")
     num_classes = len(target["classes"])
     X, y = target["X_train"][idx], target["y_train"][idx]
-    reg = float(recipe.get("reg", 0.0))
-    fit = dict(num_updates=int(recipe["num_updates"]), learning_rate=float(recipe["learning_rate"]),
-               seed=seed)
-    augment = affine_augment(**AUGMENT, fill=target["bg"])
     init = 1000 + seed
     if column in ("from scratch", "fine-tune all"):
+        fit = dict(num_updates=int(recipe["num_updates"]), learning_rate=float(recipe["learning_rate"]),
+                   seed=seed)
+        augment = affine_augment(**AUGMENT, fill=target["bg"])
         model = fresh_model(pretrained, num_classes, seed=init) if column == "from scratch" \
             else with_new_head(pretrained, num_classes, seed=init)
-        model.reg = reg
+        model.reg = float(recipe.get("reg", 0.0))
         train_classifier(model, X, y, augment=augment, **fit)
         return model, lambda split: model.accuracy(target[f"X_{split}"], target[f"y_{split}"])
+    cut = recipe.get("cut", cut)
     frozen = FrozenPart(pretrained, cut)
     if features is None:
         features = {s: frozen.forward(target[f"X_{s}"]) for s in ("train", "val", "test")}
     if column == "frozen + linear head":
         F, y_fit = _flat(features["train"][idx]), y
     else:
-        X_many, y_fit = augmented_copies(X, y, copies, seed=seed, **AUGMENT, fill=target["bg"])
-        F = _flat(frozen.forward(X_many))
-    head = _linear_head(F.shape[1], num_classes, init, reg)
-    train_classifier(head, F, y_fit, **fit)
+        key = ("augmented", cut, seed, copies, np.asarray(idx).tobytes())
+        if memo is None or key not in memo:
+            X_many, y_many = augmented_copies(X, y, copies, seed=seed, **AUGMENT, fill=target["bg"])
+            found = (_flat(frozen.forward(X_many)), y_many)
+            if memo is not None:
+                memo[key] = found
+        F, y_fit = memo[key] if memo is not None else found
+    if "C" in recipe:
+        head = LogisticHead(recipe["C"]).fit(F, y_fit)
+    else:
+        head = _linear_head(F.shape[1], num_classes, init, float(recipe.get("reg", 0.0)))
+        train_classifier(head, F, y_fit, num_updates=int(recipe["num_updates"]),
+                         learning_rate=float(recipe["learning_rate"]), seed=seed)
     return head, lambda split: head.accuracy(_flat(features[split]), target[f"y_{split}"])
 
 

@@ -205,7 +205,32 @@ def test_committed_results_match_the_scripts_settings():
     assert data["seeds"] == list(exp.SEEDS) and len(data["seeds"]) >= 5
     assert data["shots"] == [1, 5, 20, "all"] and data["columns"] == list(tf.COLUMNS)
     assert data["recipes"] == json.loads(json.dumps(exp.RECIPES))
-    assert data["cut"] == exp.CUT and data["copies"] == exp.COPIES
+    assert data["cuts"] == list(exp.CUTS) and data["copies"] == exp.COPIES
     prov = json.loads((__import__("cs231n_utils.paths", fromlist=["ASSETS_DIR"]).ASSETS_DIR
                        / "pretrained_glyphs_grey.json").read_text())
     assert data["source"]["sha256"] == prov["sha256"]   # made with the committed source network
+
+
+def test_logistic_head_standardises_with_training_statistics_and_fits_separable_data(rng):
+    F = rng.normal(size=(60, 3, 2, 2)) * 50 + 1000        # large offset and scale: standardised away
+    y = (F[:, 0, 0, 0] > 1000).astype(int) + 2 * (F[:, 1, 0, 0] > 1000)
+    head = tf.LogisticHead(C=10.0).fit(F, y)
+    np.testing.assert_allclose(head.mean, F.reshape(60, -1).mean(0))
+    assert head.output_shape == (4,) and head.accuracy(F, y) == 1.0
+    strong = tf.LogisticHead(C=1e-4).fit(F, y)             # much stronger L2: smaller weights
+    assert np.abs(strong.clf.coef_).sum() < 0.1 * np.abs(head.clf.coef_).sum()
+    with pytest.raises(ValueError, match="C"):
+        tf.LogisticHead(C=0.0)
+
+
+@pytest.mark.parametrize("column", tf.COLUMNS[1:3])
+def test_run_column_with_a_logistic_head_uses_the_recipes_cut_and_the_memo(column, target, source_model):
+    idx, _ = transfer.few_shot(np.arange(80), target["y_train"], 2, seed=0)
+    recipe = {"cut": "relu3", "C": 0.1}
+    memo: dict = {}
+    head, evaluate = tf.run_column(column, recipe, source_model, target, idx, 0, copies=3, memo=memo)
+    assert isinstance(head, tf.LogisticHead) and len(head.mean) == 4 * 4 * 4   # relu3: 4 x 4 x 4
+    assert len(memo) == (1 if column.endswith("augmented") else 0)
+    again = tf.run_column(column, recipe, source_model, target, idx, 0, copies=3, memo=memo)[1]
+    fresh = tf.run_column(column, recipe, source_model, target, idx, 0, copies=3)[1]
+    assert evaluate("val") == again("val") == fresh("val")
