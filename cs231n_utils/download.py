@@ -22,7 +22,6 @@ from 127.0.0.1.
 """
 from __future__ import annotations
 
-import hashlib
 import os
 import re
 import shutil
@@ -71,11 +70,8 @@ def default_data_dir() -> Path:
 
 def file_md5(path) -> str:
     """MD5 (hex) of a file's bytes, read in 1 MiB blocks."""
-    digest = hashlib.md5()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+    from .paths import file_digest
+    return file_digest(path, "md5")
 
 
 def _mib(n: int) -> str:

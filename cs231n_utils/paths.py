@@ -7,7 +7,7 @@ import tempfile
 from pathlib import Path
 from typing import BinaryIO, Iterator
 
-__all__ = ["REPO_ROOT", "ASSETS_DIR", "asset", "atomic_write"]
+__all__ = ["REPO_ROOT", "ASSETS_DIR", "asset", "atomic_write", "file_digest"]
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 ASSETS_DIR = REPO_ROOT / "assets"
@@ -45,3 +45,15 @@ def atomic_write(path, mode: int = 0o644) -> Iterator[BinaryIO]:
         if os.path.exists(tmp_name):
             os.remove(tmp_name)
         raise
+
+
+def file_digest(path, algorithm: str = "sha256") -> str:
+    """Hex digest (`hashlib` algorithm name, e.g. "sha256", "md5") of a file's bytes, read in
+    1 MiB blocks."""
+    import hashlib
+
+    digest = hashlib.new(algorithm)
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()

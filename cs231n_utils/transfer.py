@@ -48,11 +48,8 @@ _ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)  # fixed timestamp inside the zip, so the byt
 
 def file_sha256(path) -> str:
     """SHA-256 (hex) of a file's bytes."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+    from .paths import file_digest
+    return file_digest(path, "sha256")
 
 
 def save_weights(path, arrays: Mapping[str, np.ndarray]) -> str:
@@ -81,7 +78,23 @@ def save_weights(path, arrays: Mapping[str, np.ndarray]) -> str:
 
 MAX_WEIGHTS_BYTES = 8 << 20      # a weights file of this workbook is < 2 MB; refuse anything far larger
 MAX_WEIGHT_ENTRIES = 256
-MAX_PROVENANCE_BYTES = 64 << 10
+
+
+def save_pretrained(directory, name: str, state_dict: Mapping[str, np.ndarray], make_provenance) -> dict:
+    """Write a pretrained network as `<name>.npz` (weights) and `<name>.json` (provenance).
+
+    make_provenance: called with the weights file's sha256, returns the provenance dict that
+    goes into the JSON. Both files are written atomically; returns the provenance. Used by the
+    scripts in `scripts/` that make the committed networks.
+    """
+    import json
+
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    meta = make_provenance(save_weights(directory / f"{name}.npz", state_dict))
+    with atomic_write(directory / f"{name}.json") as fh:
+        fh.write((json.dumps(meta, indent=2) + "\n").encode("utf-8"))
+    return meta
 
 
 def load_weights(path, expected_sha256: str | None = None) -> "dict[str, np.ndarray]":
@@ -129,23 +142,12 @@ def provenance_digest(meta: Mapping) -> str:
     return hashlib.sha256(json.dumps(body, sort_keys=True, ensure_ascii=True).encode()).hexdigest()
 
 
-def _read_provenance(meta_path: Path) -> dict:
-    import json
+def _read_provenance(meta_path: Path, name: str) -> dict:
+    """The provenance JSON read with limits (`provenance.read_provenance`), plus its own
+    `provenance_sha256` checked when the file carries one."""
+    from .provenance import read_provenance
 
-    size = meta_path.stat().st_size
-    if size > MAX_PROVENANCE_BYTES:
-        raise ValueError(f"{meta_path.name} is {size:,} bytes; a provenance file is a few kB "
-                         f"(restore it with `git checkout assets/`)")
-    try:
-        meta = json.loads(meta_path.read_text(encoding="utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ValueError(f"{meta_path.name} is not valid JSON ({exc}); restore it") from None
-    shape = meta.get("input_shape") if isinstance(meta, dict) else None
-    if not isinstance(meta, dict) or not isinstance(meta.get("pattern"), str) \
-            or not isinstance(meta.get("sha256"), str) or not isinstance(shape, list) \
-            or not 1 <= len(shape) <= 3 or not all(isinstance(s, int) and 1 <= s <= 4096 for s in shape):
-        raise ValueError(f"{meta_path.name} lacks a text 'pattern', a text 'sha256' or an "
-                         f"'input_shape' of 1 to 3 sizes; restore it (`git checkout assets/`)")
+    meta = read_provenance(meta_path, weights_name=f"{name}.npz")
     if "provenance_sha256" in meta and meta["provenance_sha256"] != provenance_digest(meta):
         raise ValueError(f"{meta_path.name} was edited after it was written (its provenance_sha256 "
                          f"does not match its content); restore it (`git checkout assets/`) or "
@@ -176,7 +178,7 @@ def load_pretrained(name: str = PRETRAINED_NAME, directory=None):
     if not meta_path.is_file():
         raise FileNotFoundError(f"provenance file {meta_path} not found; run "
                                 f"`python scripts/pretrain_source.py` to create {name}.npz/.json")
-    provenance = _read_provenance(meta_path)
+    provenance = _read_provenance(meta_path, name)
     weights = load_weights(weights_path, expected_sha256=provenance["sha256"])
     model = build_from_pattern(provenance["pattern"], input_shape=tuple(provenance["input_shape"]),
                                seed=0)

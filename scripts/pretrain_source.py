@@ -121,14 +121,9 @@ def provenance(model, info: dict, sha256: str, seed: int, num_epochs: int) -> di
 
 
 def write(model, info: dict, directory: Path, seed: int, num_epochs: int) -> dict:
-    """Write the .npz and .json into `directory`; returns the provenance dict."""
-    directory.mkdir(parents=True, exist_ok=True)
-    sha = transfer.save_weights(directory / f"{NAME}.npz", model.state_dict())
-    meta = provenance(model, info, sha, seed, num_epochs)
-    tmp = directory / f".{NAME}.json.tmp"
-    tmp.write_text(json.dumps(meta, indent=2) + "\n")
-    os.replace(tmp, directory / f"{NAME}.json")
-    return meta
+    """Write the .npz and .json into `directory` (each atomically); returns the provenance."""
+    return transfer.save_pretrained(directory, NAME, model.state_dict(),
+                                    lambda sha: provenance(model, info, sha, seed, num_epochs))
 
 
 TOLERANCE = 1e-9
